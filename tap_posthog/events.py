@@ -70,9 +70,18 @@ class EventsStream(PostHogStream):
         response = self._request(prepared, None)
         return response.json_body  # type: ignore[attr-defined,no-any-return]
 
+    #: True while reading pages, where a slow query can be narrowed instead of retried.
+    _narrowable = False
+
     def on_retry(self, status: int, response: requests.Response) -> None:
-        """A query that hit PostHog's time limit is narrowed, not retried as it was."""
-        if status in {504, 512} or "time limit" in response.text:
+        """A page query that hit PostHog's time limit is narrowed, not retried as it was.
+
+        PostHog answers 504 (or 512, "estimated execution time too long") with a JSON body
+        naming the time limit; a gateway's HTML 504 is retried like any 5xx.
+        """
+        if not self._narrowable:
+            return
+        if status == 512 or (status == 504 and "time limit" in response.text):  # noqa: PLR2004
             msg = (
                 "an events query kept hitting PostHog's time limit even over a one-minute "
                 f"window: {response_detail(response)}"
@@ -184,7 +193,11 @@ class EventsStream(PostHogStream):
             try:
                 rows_in_window = 0
                 while True:
-                    body = self.run_query(page.query())
+                    self._narrowable = True
+                    try:
+                        body = self.run_query(page.query())
+                    finally:
+                        self._narrowable = False
                     rows = self._records(body)
                     yield from rows
                     rows_in_window += len(rows)

@@ -52,7 +52,7 @@ def test_full_sync_is_exact_across_tie_group_larger_than_a_page(sim):
     # continued from a cursor inside it.
     tie_ts, tie_size = Counter(stamps).most_common(1)[0]
     assert tie_size >= 1500
-    cursors = [q["values"].get("after_ts") for q in _queries(sim)]
+    cursors = [q.get("values", {}).get("after_ts") for q in _queries(sim)]
     assert tie_ts in cursors
     # Values travel as placeholders, never inside the query text.
     for query in _queries(sim):
@@ -73,7 +73,7 @@ def test_records_match_ground_truth_fields(sim):
 
 def test_interrupted_sync_resumes_from_state_without_loss_or_repeat(sim):
     config = _config(sim)
-    first = run_tap(config, streams=["events"], stop_after_records=2600)
+    first = run_tap(config, streams=["events"], stop_after_records=1300)
     assert first.states, "the tap checkpoints once per page"
     checkpoint = first.state
     committed = first.ids("events")[: first.records_before_state[-1]]
@@ -114,7 +114,7 @@ def test_incremental_run_picks_up_new_and_late_events_only(sim):
 
 def test_start_and_end_date_bound_the_events(sim):
     records = sim.truth.records("events")
-    stamps = sorted(parse_datetime(r["timestamp"]) for r in records)
+    stamps = sorted({parse_datetime(r["timestamp"]) for r in records})
     start, end = stamps[len(stamps) // 4], stamps[3 * len(stamps) // 4]
     config = _config(sim, start_date=to_utc_string(start), end_date=to_utc_string(end))
     run = run_tap(config, streams=["events"])
