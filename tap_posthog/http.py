@@ -117,6 +117,10 @@ class RateBudget:
         }
         self.waited = 0.0
 
+    def scale_wait(self, seconds: float) -> float:
+        """Convert a wait the server states (its own seconds) to real seconds."""
+        return seconds / self._scale
+
     def acquire(self, endpoint_class: str) -> None:
         """Block until one more request of ``endpoint_class`` fits the budget, then record it."""
         window = self._windows[endpoint_class]

@@ -159,7 +159,10 @@ class TapPostHog(Tap):
             th.NumberType(minimum=1),
             default=1,
             title="Rate Limit Time Scale",
-            description="Testing aid: divides the rate-limit windows (60 = a minute lasts 1 s).",
+            description=(
+                "Testing aid: divides the rate-limit windows and stated 429 waits "
+                "(60 = a minute lasts 1 s)."
+            ),
         ),
     ).to_dict()
 

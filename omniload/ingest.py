@@ -1,0 +1,278 @@
+"""``omniload ingest``: turn validated options into a plan, run the pair, apply, summarise."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from omniload import store
+from omniload.errors import RunError, UsageError
+from omniload.interval import Interval, iso_utc, parse_interval
+from omniload.pipeline import PairSpec, make_tmpdir, run_pair
+from omniload.progress import Reporter, Ticker
+from omniload.tables import STRATEGIES, TableSpec, resolve_table
+from omniload.uri import (
+    DestTable,
+    SourceURI,
+    parse_dest_table,
+    parse_dest_uri,
+    parse_source_uri,
+)
+
+TARGET_BATCH_ROWS = 50_000
+_PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
+
+
+@dataclass
+class Options:
+    """Raw ``ingest`` options after flag/env merging."""
+
+    source_uri: str | None = None
+    source_table: str | None = None
+    dest_uri: str | None = None
+    dest_table: str | None = None
+    incremental_strategy: str | None = None
+    primary_key: list[str] = field(default_factory=list)
+    interval_start: str | None = None
+    interval_end: str | None = None
+    full_refresh: bool = False
+    env_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated run."""
+
+    source: SourceURI
+    table: TableSpec
+    db_path: Path
+    dest: DestTable
+    strategy: str
+    primary_key: tuple[str, ...]
+    key_overridden: bool
+    interval: Interval
+    full_refresh: bool
+
+    @property
+    def source_key(self) -> str:
+        """State key: host, project and table; never the API key."""
+        return f"posthog://{self.source.host}/{self.source.project_id}/{self.table.name}"
+
+    @property
+    def use_saved_state(self) -> bool:
+        """Continue from the bookmark (not for --full-refresh, intervals or replace)."""
+        return not (self.full_refresh or self.interval.is_set or self.strategy == "replace")
+
+    @property
+    def saves_state(self) -> bool:
+        """An explicit interval leaves the saved bookmark alone."""
+        return not self.interval.is_set
+
+    def describe(self) -> dict[str, Any]:
+        """The plan as shown to users (key redacted)."""
+        info: dict[str, Any] = {
+            "source": self.source.redacted(),
+            "source_table": self.table.name,
+            "dest": f"duckdb:///{self.db_path}",
+            "dest_table": str(self.dest),
+            "strategy": self.strategy,
+            "primary_key": list(self.primary_key),
+            "incremental_key": self.table.incremental_key,
+        }
+        if self.interval.is_set:
+            info["interval"] = self.interval.describe()
+        if self.full_refresh:
+            info["full_refresh"] = True
+        return info
+
+
+def make_plan(opts: Options) -> Plan:
+    """Validate every input before anything runs.
+
+    Raises:
+        UsageError: Any invalid or inconsistent input.
+    """
+    source = parse_source_uri(opts.source_uri or "", opts.env_key)
+    table = resolve_table(opts.source_table or "")
+    db_path = parse_dest_uri(opts.dest_uri or "")
+    dest = parse_dest_table(opts.dest_table or table.default_dest_table)
+    interval = parse_interval(opts.interval_start, opts.interval_end)
+    strategy = (opts.incremental_strategy or table.strategy).strip().lower()
+    if strategy not in STRATEGIES:
+        raise UsageError(
+            f"invalid --incremental-strategy {opts.incremental_strategy!r}; "
+            f"choose one of {', '.join(STRATEGIES)}"
+        )
+    if opts.full_refresh:
+        if interval.is_set:
+            raise UsageError(
+                "--full-refresh cannot be combined with --interval-start/--interval-end"
+            )
+        strategy = "replace"
+    if interval.is_set and table.incremental_key is None:
+        raise UsageError(f"{table.name} has no incremental key, so it cannot be loaded by interval")
+    keys = tuple(k.strip() for item in opts.primary_key for k in item.split(",") if k.strip())
+    if opts.primary_key and not keys:
+        raise UsageError("--primary-key is empty")
+    return Plan(
+        source=source,
+        table=table,
+        db_path=db_path,
+        dest=dest,
+        strategy=strategy,
+        primary_key=keys or table.primary_key,
+        key_overridden=bool(keys),
+        interval=interval,
+        full_refresh=opts.full_refresh,
+    )
+
+
+def check_reachable(base_url: str, timeout: float = 5.0) -> None:
+    """Fail fast when the API host cannot be reached (skipped behind a proxy).
+
+    Raises:
+        RunError: DNS lookup or TCP connection failed.
+    """
+    if any(os.environ.get(var) for var in _PROXY_VARS):
+        return
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except socket.gaierror:
+        raise RunError(f"cannot reach {base_url}: unknown host {host!r}") from None
+    except TimeoutError:
+        raise RunError(f"cannot reach {base_url}: no answer within {timeout:.0f} s") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RunError(f"cannot reach {base_url}: {reason.lower()}") from None
+
+
+def bookmark_of(state: dict | None, stream: str) -> str | None:
+    """The replication-key value saved for ``stream`` in a Singer state, if any."""
+    if not isinstance(state, dict):
+        return None
+    entry = state.get("bookmarks", {}).get(stream)
+    if not isinstance(entry, dict):
+        return None
+    value = entry.get("replication_key_value")
+    if value is None:
+        values = [
+            p.get("replication_key_value")
+            for p in entry.get("partitions", [])
+            if isinstance(p, dict) and p.get("replication_key_value") is not None
+        ]
+        value = max(values) if values else None
+    return None if value is None else str(value)
+
+
+def _tap_config(plan: Plan) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "project_id": plan.source.project_id,
+        "base_url": plan.source.base_url,
+    }
+    if plan.table.stream == "events":
+        if plan.interval.start is not None:
+            config["start_date"] = iso_utc(plan.interval.start)
+        if plan.interval.end is not None:
+            config["end_date"] = iso_utc(plan.interval.end)
+    return config
+
+
+def _target_config(plan: Plan, db_path: Path, stage: str) -> dict[str, Any]:
+    return {
+        "path": str(db_path),
+        "default_target_schema": stage,
+        "batch_size_rows": TARGET_BATCH_ROWS,
+        "data_flattening_max_level": 0,
+        "primary_key_required": False,
+        "hard_delete": False,
+        "add_metadata_columns": False,
+        "validate_records": False,
+    }
+
+
+def run(plan: Plan, reporter: Reporter) -> dict[str, Any]:
+    """Run the plan; return the summary that was reported.
+
+    Raises:
+        RunError: Anything failed; the destination table and saved state are then unchanged.
+    """
+    started = time.monotonic()
+    db_path = plan.db_path.resolve()
+    stage = store.stage_schema_name(plan.source_key, str(plan.dest))
+    check_reachable(plan.source.base_url)
+    saved = store.prepare(db_path, plan.source_key, plan.dest, stage)
+    reporter.start(plan.describe())
+    tmp = make_tmpdir()
+    ticker: Ticker | None = None
+
+    def on_start(relay: Any) -> None:
+        nonlocal ticker
+        ticker = Ticker(reporter, lambda: relay.records)
+        ticker.start()
+
+    try:
+        result = run_pair(
+            PairSpec(
+                api_key=plan.source.api_key,
+                stream=plan.table.stream,
+                tap_config=_tap_config(plan),
+                target_config=_target_config(plan, db_path, stage),
+                state=saved if plan.use_saved_state else None,
+                primary_key=plan.primary_key if plan.key_overridden else None,
+                on_start=on_start,
+            ),
+            tmp,
+        )
+        if ticker is not None:
+            ticker.stop()
+        new_state = result.state if plan.saves_state else None
+        rows_loaded = store.apply(
+            db_path,
+            store.ApplyPlan(
+                stage_schema=stage,
+                stage_table=plan.table.stream.lower(),
+                dest=plan.dest,
+                strategy=plan.strategy,
+                primary_key=plan.primary_key,
+                skip_existing_ids=plan.table.immutable and plan.strategy == "append",
+                source_key=plan.source_key,
+                interval=plan.interval,
+                incremental_key=plan.table.incremental_key,
+                new_state=new_state,
+            ),
+        )
+    except BaseException:
+        if ticker is not None:
+            ticker.stop()
+        _drop_stage_quietly(db_path, stage)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    kept = new_state if new_state is not None else saved
+    summary = {
+        "rows": result.records,
+        "rows_loaded": rows_loaded,
+        "duration": round(time.monotonic() - started, 3),
+        "dest_table": str(plan.dest),
+        "bookmark": bookmark_of(kept, plan.table.stream),
+    }
+    reporter.end(summary)
+    return summary
+
+
+def _drop_stage_quietly(db_path: Path, stage: str) -> None:
+    try:
+        with store.connect(db_path) as con:
+            con.execute(f"DROP SCHEMA IF EXISTS {store.q(stage)} CASCADE")
+    except Exception:  # noqa: BLE001 - best effort; the next run drops it too
+        return

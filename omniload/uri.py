@@ -1,0 +1,188 @@
+"""Source (``posthog://``) and destination (``duckdb://``) URI parsing, and key redaction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+from omniload.errors import UsageError
+
+DEFAULT_BASE_URL = "https://us.posthog.com"
+KEY_ENV = "POSTHOG_PERSONAL_API_KEY"
+_KEY_PARAMS = ("personal_api_key", "api_key")
+_SOURCE_PARAMS = (*_KEY_PARAMS, "project_id", "base_url")
+_KEY_IN_TEXT = re.compile(r"((?:personal_)?api_key=)[^&\s'\"]*", re.IGNORECASE)
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Replace API keys in ``text``: any ``api_key=...`` value and every given secret."""
+    out = _KEY_IN_TEXT.sub(r"\1***", text)
+    for secret in secrets:
+        if secret:
+            out = out.replace(secret, "***")
+    return out
+
+
+@dataclass(frozen=True)
+class SourceURI:
+    """A parsed ``posthog://`` URI."""
+
+    api_key: str
+    project_id: str
+    base_url: str
+
+    @property
+    def host(self) -> str:
+        """Host (and port) of the API, used in the state key."""
+        return urlsplit(self.base_url).netloc.lower()
+
+    def redacted(self) -> str:
+        """The URI as shown to users: ``personal_api_key=***``."""
+        text = f"posthog://?personal_api_key=***&project_id={quote(self.project_id)}"
+        if self.base_url != DEFAULT_BASE_URL:
+            text += f"&base_url={self.base_url}"
+        return text
+
+    def __repr__(self) -> str:
+        """Never show the key in a repr."""
+        return f"SourceURI({self.redacted()!r})"
+
+
+def _single(params: dict[str, list[str]], name: str) -> str | None:
+    values = params.get(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise UsageError(f"source URI: parameter {name!r} is given more than once")
+    return values[0].strip()
+
+
+def _base_url(value: str | None) -> str:
+    if value is None:
+        return DEFAULT_BASE_URL
+    url = value.rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"source URI: base_url {value!r} must be an http(s) URL such as https://eu.posthog.com"
+        )
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError:
+        raise UsageError(f"source URI: base_url {value!r} has an invalid port") from None
+    if parts.query or parts.fragment:
+        raise UsageError(f"source URI: base_url {value!r} must not have a query or fragment")
+    return url
+
+
+def parse_source_uri(uri: str, env_key: str | None = None) -> SourceURI:
+    """Parse ``posthog://?personal_api_key=...&project_id=...[&base_url=...]``.
+
+    Args:
+        uri: The ``--source-uri`` value.
+        env_key: Key from ``POSTHOG_PERSONAL_API_KEY``, used when the URI has none.
+
+    Raises:
+        UsageError: The URI is malformed or a required parameter is missing or empty.
+    """
+    text = (uri or "").strip()
+    if not text:
+        raise UsageError("--source-uri is required, e.g. posthog://?project_id=12345")
+    if "://" not in text:
+        raise UsageError(
+            "malformed source URI: expected posthog://?personal_api_key=...&project_id=..."
+        )
+    scheme = text.split("://", 1)[0].lower()
+    if scheme != "posthog":
+        raise UsageError(f"unsupported source scheme {scheme!r}: only posthog:// is supported")
+    parts = urlsplit(text)
+    if parts.netloc or parts.path not in ("", "/") or parts.fragment:
+        raise UsageError(
+            "malformed source URI: put every setting in the query string, "
+            "posthog://?personal_api_key=...&project_id=...[&base_url=...]"
+        )
+    params = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(params) - set(_SOURCE_PARAMS))
+    if unknown:
+        raise UsageError(
+            f"source URI: unknown parameter(s) {', '.join(unknown)}; "
+            f"expected {', '.join(_SOURCE_PARAMS)}"
+        )
+    keys = [_single(params, name) for name in _KEY_PARAMS]
+    given = [k for k in keys if k is not None]
+    if len(given) > 1:
+        raise UsageError("source URI: give personal_api_key or api_key, not both")
+    key = given[0] if given else (env_key.strip() if env_key is not None else None)
+    if key is None:
+        raise UsageError(
+            f"missing PostHog personal API key: set {KEY_ENV} or personal_api_key= in the URI"
+        )
+    if not key:
+        raise UsageError("the PostHog personal API key is empty")
+    project_id = _single(params, "project_id")
+    if project_id is None:
+        raise UsageError("source URI: project_id is required, e.g. project_id=12345")
+    if not project_id.isdigit():
+        raise UsageError(f"source URI: project_id must be a number, got {project_id!r}")
+    return SourceURI(key, project_id, _base_url(_single(params, "base_url")))
+
+
+def parse_dest_uri(uri: str) -> Path:
+    """Parse ``duckdb:///relative.duckdb`` or ``duckdb:////absolute.duckdb`` into a path.
+
+    Raises:
+        UsageError: Another scheme, or no path.
+    """
+    text = (uri or "").strip()
+    if not text:
+        raise UsageError("--dest-uri is required, e.g. duckdb:///posthog.duckdb")
+    if "://" not in text:
+        raise UsageError(f"malformed destination URI {redact(text)!r}: expected duckdb:///path")
+    scheme, rest = text.split("://", 1)
+    if scheme.lower() != "duckdb":
+        raise UsageError(
+            f"unsupported destination scheme {scheme.lower()!r}: only duckdb:///path.duckdb "
+            "is supported"
+        )
+    path = rest[1:] if rest.startswith("/") else ""
+    if not path or path.endswith("/") or "?" in path or "#" in path:
+        raise UsageError(
+            "malformed destination URI: use duckdb:///relative/path.duckdb "
+            "or duckdb:////absolute/path.duckdb"
+        )
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class DestTable:
+    """A destination ``schema.table``."""
+
+    schema: str
+    table: str
+
+    def __str__(self) -> str:
+        """``schema.table``."""
+        return f"{self.schema}.{self.table}"
+
+
+def parse_dest_table(value: str) -> DestTable:
+    """Parse ``schema.table`` or ``table`` (schema ``main``).
+
+    Raises:
+        UsageError: Empty parts, more than two parts or unusual characters.
+    """
+    parts = value.strip().split(".")
+    if len(parts) > 2 or not all(parts):
+        raise UsageError(f"invalid --dest-table {value!r}: expected schema.table or table")
+    for part in parts:
+        if not _IDENT_RE.match(part) or part.startswith("_omniload"):
+            raise UsageError(
+                f"invalid --dest-table {value!r}: {part!r} must be letters, digits and "
+                "underscores (not starting with a digit or _omniload)"
+            )
+    if len(parts) == 1:
+        return DestTable("main", parts[0])
+    return DestTable(parts[0], parts[1])

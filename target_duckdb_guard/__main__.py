@@ -1,0 +1,40 @@
+"""Entry point: patch target-duckdb, force exact defaults, then run its ``main()``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from target_duckdb_guard.patch import apply_patch, force_exact_defaults
+
+_PREFIX = "target-duckdb-guarded"
+
+
+def _log(message: str) -> None:
+    print(f"{_PREFIX}: {message}", file=sys.stderr, flush=True)
+
+
+def _wrap_persist_lines(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``persist_lines`` so the config gets the forced settings before any load."""
+
+    def persist_lines(connection: Any, config: dict[str, Any], lines: Any) -> Any:
+        for key in force_exact_defaults(config):
+            _log(f"overriding {key} with {config[key]!r} (other values lose data)")
+        return original(connection, config, lines)
+
+    return persist_lines
+
+
+def main() -> None:
+    """Run target-duckdb with the run-time fixes."""
+    import target_duckdb
+
+    applied, reason = apply_patch()
+    _log(f"COPY HEADER fix {'applied' if applied else 'skipped'} ({reason})")
+    target_duckdb.persist_lines = _wrap_persist_lines(target_duckdb.persist_lines)
+    target_duckdb.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""omniload.store: strategies on hand-made staging tables, state, interval filter, rollback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from omniload import store
+from omniload.errors import RunError
+from omniload.interval import Interval
+from omniload.uri import DestTable
+
+SOURCE = "posthog://127.0.0.1:1/1/persons"
+STAGE = store.stage_schema_name(SOURCE, "main.persons")
+
+
+def _stage(path: Path, rows: list[tuple], extra: str = "") -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGE}")
+        con.execute(
+            f"CREATE TABLE {STAGE}.persons (id VARCHAR PRIMARY KEY, name VARCHAR, "
+            f"last_seen_at TIMESTAMP{extra})"
+        )
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            con.executemany(f"INSERT INTO {STAGE}.persons VALUES ({marks})", rows)
+
+
+def _plan(strategy: str = "merge", **kw) -> store.ApplyPlan:
+    base = {
+        "stage_schema": STAGE,
+        "stage_table": "persons",
+        "dest": DestTable("main", "persons"),
+        "strategy": strategy,
+        "primary_key": ("id",),
+        "skip_existing_ids": False,
+        "source_key": SOURCE,
+        "incremental_key": "last_seen_at",
+    }
+    base.update(kw)
+    return store.ApplyPlan(**base)
+
+
+def _rows(path: Path, table: str = "main.persons") -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(f"SELECT id, name FROM {table} ORDER BY id").fetchall()
+
+
+def _schemas(path: Path) -> set[str]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {r[0] for r in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
+
+
+T1 = datetime(2026, 1, 1)
+T2 = datetime(2026, 1, 2)
+T3 = datetime(2026, 1, 3)
+
+
+def test_merge_upserts_and_saves_state(tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    _stage(db, [("a", "A", T1), ("b", "B", T2)])
+    assert store.apply(db, _plan(new_state={"bookmarks": {"x": 1}})) == 2
+    assert STAGE not in _schemas(db)
+    _stage(db, [("b", "B2", T3), ("c", "C", T3)])
+    assert store.apply(db, _plan(new_state={"bookmarks": {"x": 2}})) == 2
+    assert _rows(db) == [("a", "A"), ("b", "B2"), ("c", "C")]
+    with duckdb.connect(str(db)) as con:
+        assert store.read_state(con, SOURCE, "main.persons") == {"bookmarks": {"x": 2}}
+        assert store.read_state(con, SOURCE, "main.other") is None
+
+
+def test_append_immutable_skips_known_ids(tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    _stage(db, [("a", "A", T1), ("b", "B", T2)])
+    store.apply(db, _plan("append", skip_existing_ids=True))
+    _stage(db, [("b", "B", T2), ("c", "C", T3)])
+    assert store.apply(db, _plan("append", skip_existing_ids=True)) == 1
+    assert _rows(db) == [("a", "A"), ("b", "B"), ("c", "C")]
+
+
+def test_append_mutable_inserts_all(tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    _stage(db, [("a", "A", T1)])
+    store.apply(db, _plan("append"))
+    _stage(db, [("a", "A2", T2)])
+    assert store.apply(db, _plan("append")) == 1
+    assert _rows(db) == [("a", "A"), ("a", "A2")]
+
+
+def test_replace_swaps_table_and_adds_columns(tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    _stage(db, [("a", "A", T1), ("b", "B", T2)])
+    store.apply(db, _plan(dest=DestTable("s1", "p")))
+    _stage(db, [("z", "Z", T3, 5)], extra=", score INTEGER")
+    assert store.apply(db, _plan("replace", dest=DestTable("s1", "p"))) == 1
+    assert _rows(db, "s1.p") == [("z", "Z")]
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name='s1'")
+        assert [r[0] for r in tables.fetchall()] == ["p"]
+
+
+def test_new_columns_are_added_on_merge(tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    _stage(db, [("a", "A", T1)])
+    store.apply(db, _plan())
+    _stage(db, [("b", "B", T2, 7)], extra=", score INTEGER")
+    store.apply(db, _plan())
+    with duckdb.connect(str(db), read_only=True) as con:
+        got = con.execute("SELECT id, score FROM main.persons ORDER BY id").fetchall()
+    assert got == [("a", None), ("b", 7)]
+
+
+def test_interval_filter_is_half_open_and_drops_nulls(tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    _stage(db, [("a", "A", T1), ("b", "B", T2), ("c", "C", T3), ("n", "N", None)])
+    window = Interval(datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 3, tzinfo=UTC))
+    assert store.apply(db, _plan(interval=window)) == 1
+    assert _rows(db) == [("b", "B")]
+
+
+def test_failed_apply_leaves_table_and_state(tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    _stage(db, [("a", "A", T1)])
+    store.apply(db, _plan(new_state={"v": 1}))
+    _stage(db, [("b", "B", T2)])
+    with pytest.raises(RunError, match="primary key"):
+        store.apply(db, _plan(primary_key=("nope",), new_state={"v": 2}))
+    assert _rows(db) == [("a", "A")]
+    with duckdb.connect(str(db)) as con:
+        assert store.read_state(con, SOURCE, "main.persons") == {"v": 1}
+
+
+def test_replace_failing_after_swap_rolls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "d.duckdb"
+    _stage(db, [("a", "A", T1)])
+    store.apply(db, _plan(new_state={"v": 1}))
+    _stage(db, [("b", "B", T2)])
+
+    def boom(*_args):  # runs after DROP old + RENAME new, before COMMIT
+        raise duckdb.IOException("disk full")
+
+    monkeypatch.setattr(store, "write_state", boom)
+    with pytest.raises(RunError, match="disk full"):
+        store.apply(db, _plan("replace", new_state={"v": 2}))
+    monkeypatch.undo()
+    assert _rows(db) == [("a", "A")]
+    with duckdb.connect(str(db)) as con:
+        assert store.read_state(con, SOURCE, "main.persons") == {"v": 1}
+        names = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name='main'")
+        assert [r[0] for r in names.fetchall()] == ["persons"]
+
+
+def test_prepare_drops_leftover_stage(tmp_path: Path) -> None:
+    db = tmp_path / "sub" / "dir" / "d.duckdb"
+    db.parent.mkdir(parents=True)
+    _stage(db, [("a", "A", T1)])
+    assert store.prepare(db, SOURCE, DestTable("main", "persons"), STAGE) is None
+    assert STAGE not in _schemas(db)
+
+
+def test_missing_parent_folder_is_created(tmp_path: Path) -> None:
+    db = tmp_path / "x" / "y" / "d.duckdb"
+    assert store.prepare(db, SOURCE, DestTable("main", "t"), STAGE) is None
+    assert db.exists()
+
+
+def test_file_named_like_schema_is_unambiguous(tmp_path: Path) -> None:
+    db = tmp_path / "posthog.duckdb"
+    _stage(db, [("a", "A", T1)])
+    store.apply(db, _plan(dest=DestTable("posthog", "persons")))
+    with duckdb.connect(str(db), read_only=True) as con:
+        got = con.execute('SELECT id FROM "posthog"."posthog"."persons"').fetchall()
+    assert got == [("a",)]
