@@ -131,3 +131,20 @@ def test_without_start_date_events_start_at_the_first_event(sim):
     assert parse_datetime(queries[1]["values"]["lo"]) <= oldest
     assert oldest < datetime.now(UTC) - timedelta(days=2)  # far beyond "the last 24 hours"
     assert len(run.ids("events")) == len(sim.truth.ids("events"))
+
+
+def test_query_time_limit_narrows_the_window_and_continues(sim):
+    oldest = min(parse_datetime(r["timestamp"]) for r in sim.truth.records("events"))
+    config = _config(sim, start_date=to_utc_string(oldest), events_window_hours=24 * 40)
+    sim.faults.script(r"/query/", ["query_timeout", "query_timeout"])
+    run = run_tap(config, streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    _assert_exact(run.ids("events"), sim.truth.ids("events"))
+    statuses = [r.status for r in sim.requests if r.path.endswith("/query/")]
+    assert statuses[:3] == [504, 504, 200]
+    spans = [
+        parse_datetime(q["values"]["hi"]) - parse_datetime(q["values"]["lo"])
+        for q in _queries(sim)[:3]
+    ]
+    assert spans[0] > spans[1] > spans[2]
+    assert "narrowing" in run.stderr
