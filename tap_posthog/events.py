@@ -94,7 +94,11 @@ class EventsStream(PostHogStream):
         body = self.run_query(FIRST_EVENT_QUERY)
         rows = body.get("results") or []
         value = rows[0][0] if rows and rows[0] else None
-        return to_utc_string(value) if value else None
+        if not value:
+            return None
+        first = parse_datetime(value)
+        # ClickHouse answers min() over no rows with the epoch, not NULL.
+        return to_utc_string(first) if first.year > 1970 else None  # noqa: PLR2004
 
     def _plan(self, state: dict[str, Any]) -> dict[str, Any] | None:
         """Return the run to do (and store it in the state), or None if there is nothing."""

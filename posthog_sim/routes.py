@@ -1,0 +1,163 @@
+"""Routing and the request pipeline: resolve, authenticate, authorize, throttle, dispatch."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from . import endpoints as ep
+from .auth import ApiKey, authenticate, check_scope, find_key
+from .dataset import Dataset
+from .faults import FaultInjector
+from .hooks import Hooks
+from .http_types import Request, Response
+from .query import run_hogql
+from .ratelimit import RateLimiter
+from .render import ApiError, json_response
+
+
+def _query(ctx: ep.Ctx) -> Response:
+    try:
+        body = json.loads(ctx.request.body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_request", "parse_error", f"JSON parse error - {exc}") from exc
+    project = ctx.data.projects[ctx.project_id or 0]
+    store = ctx.data.events
+    if ctx.project_id != ctx.data.project_id:
+        raise ApiError.validation("This project has no events table in the simulator")
+    return json_response(run_hogql(store, body, ctx.data.tz, project["timezone"]))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A route: handler, required scope, allowed methods and throttle class."""
+
+    name: str
+    handler: Callable[[ep.Ctx], Response]
+    scope: str
+    methods: tuple[str, ...] = ("GET",)
+    throttle: str = "default"
+    project_scoped: bool = True
+    is_list: bool = True
+
+
+_P = r"^/api/(?:projects|environments)/(?P<pid>[^/]+)"
+ROUTES: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
+    (
+        re.compile(r"^/api/projects/?$"),
+        Endpoint("projects", ep.list_projects, "project:read", project_scoped=False),
+    ),
+    (
+        re.compile(r"^/api/organizations/(?P<org>[^/]+)/projects/?$"),
+        Endpoint("org_projects", ep.list_projects, "project:read", project_scoped=False),
+    ),
+    (
+        re.compile(_P + r"/?$"),
+        Endpoint("project", ep.project_detail, "project:read", is_list=False),
+    ),
+    (
+        re.compile(_P + r"/persons/?$"),
+        Endpoint("persons", ep.list_persons, "person:read", throttle="clickhouse"),
+    ),
+    (
+        re.compile(_P + r"/feature_flags/?$"),
+        Endpoint("feature_flags", ep.list_flags, "feature_flag:read"),
+    ),
+    (re.compile(_P + r"/cohorts/?$"), Endpoint("cohorts", ep.list_cohorts, "cohort:read")),
+    (
+        re.compile(_P + r"/event_definitions/?$"),
+        Endpoint("event_definitions", ep.list_event_definitions, "event_definition:read"),
+    ),
+    (
+        re.compile(_P + r"/property_definitions/?$"),
+        Endpoint("property_definitions", ep.list_property_definitions, "property_definition:read"),
+    ),
+    (
+        re.compile(_P + r"/annotations/?$"),
+        Endpoint("annotations", ep.list_annotations, "annotation:read"),
+    ),
+    (
+        re.compile(_P + r"/query/?$"),
+        Endpoint("query", _query, "query:read", methods=("POST",), throttle="query", is_list=False),
+    ),
+)
+
+
+class App:
+    """Everything a request needs besides HTTP plumbing."""
+
+    def __init__(
+        self,
+        data: Dataset,
+        keys: Mapping[str, ApiKey],
+        faults: FaultInjector,
+        hooks: Hooks,
+        limiter: RateLimiter | None,
+    ) -> None:
+        """Wire the dataset, key table, faults, hooks and optional rate limiter."""
+        self.data, self.keys, self.faults, self.hooks, self.limiter = (
+            data,
+            keys,
+            faults,
+            hooks,
+            limiter,
+        )
+
+    def handle(self, request: Request) -> tuple[Response, str | None]:
+        """Serve one request; return the response and where the API key was found."""
+        token, source = find_key(request.headers, request.query, request.body)
+        try:
+            return self._dispatch(request, token, source), source
+        except ApiError as err:
+            return err.response(), source
+
+    def _dispatch(self, request: Request, token: str | None, source: str | None) -> Response:
+        endpoint, match = self._resolve(request.path)
+        key = authenticate(self.keys, token, source)
+        project_id = None
+        if endpoint.project_scoped:
+            project_id = self._project_id(match.group("pid"))
+            check_scope(key, endpoint.scope, project_id)
+            project = self.data.projects.get(project_id)
+            if project is None:
+                raise ApiError.not_found("Project not found.")
+            if project["organization"] != self.data.org_id:
+                raise ApiError.forbidden("You don't have access to the project.")
+        else:
+            check_scope(key, endpoint.scope, None)
+            org = match.groupdict().get("org")
+            if org not in (None, "@current", self.data.org_id):
+                raise ApiError.forbidden("You don't have access to this organization.")
+        if request.method not in endpoint.methods:
+            raise ApiError(
+                405,
+                "invalid_request",
+                "method_not_allowed",
+                f'Method "{request.method}" not allowed.',
+            )
+        if self.limiter is not None:
+            wait = self.limiter.check(endpoint.throttle)
+            if wait is not None:
+                self.faults.count_rate_limited()
+                raise ApiError.throttled(wait)
+        if endpoint.is_list and request.method == "GET":
+            self.hooks.run(request.path)
+        with self.data.lock:
+            return endpoint.handler(ep.Ctx(self.data, request, project_id, key))
+
+    @staticmethod
+    def _resolve(path: str) -> tuple[Endpoint, re.Match[str]]:
+        for pattern, endpoint in ROUTES:
+            match = pattern.match(path)
+            if match:
+                return endpoint, match
+        raise ApiError.not_found("Endpoint not found.")
+
+    def _project_id(self, raw: str) -> int:
+        if raw == "@current":
+            return self.data.project_id
+        if not raw.isdigit():
+            raise ApiError.not_found("Project not found.")
+        return int(raw)

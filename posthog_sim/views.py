@@ -1,0 +1,118 @@
+"""Which rows each list endpoint returns and in what order (shared by endpoints and truth)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from .catalog import builtin_person_properties
+from .dataset import Dataset
+from .render import ApiError
+
+PROPERTY_TYPES = ("event", "person", "group", "session")
+EVENT_DEFINITION_ORDERINGS = (
+    "name",
+    "-name",
+    "last_seen_at",
+    "-last_seen_at",
+    "last_seen_at::date",
+    "-last_seen_at::date",
+)
+
+
+def _desc(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Sort by ``key`` DESC (NULLs first, as PostgreSQL does), ties by id DESC."""
+    present = [r for r in rows if r[key] is not None]
+    missing = [r for r in rows if r[key] is None]
+    present.sort(key=lambda r: (r[key], r["id"]), reverse=True)
+    missing.sort(key=lambda r: r["id"], reverse=True)
+    return missing + present
+
+
+def org_projects(data: Dataset, scoped_teams: Sequence[int] | None) -> list[dict[str, Any]]:
+    """Projects of the main organization, optionally restricted to a key's scoped teams."""
+    rows = [p for p in data.projects.values() if p["organization"] == data.org_id]
+    if scoped_teams is not None:
+        rows = [p for p in rows if p["id"] in scoped_teams]
+    return sorted(rows, key=lambda p: p["id"])
+
+
+def person_rows(data: Dataset, project_id: int) -> list[dict[str, Any]]:
+    """All person rows, hidden ones included, ordered created_at DESC, id DESC."""
+    return list(data.persons) if project_id == data.project_id else []
+
+
+def flag_rows(data: Dataset, project_id: int, archived: str | None) -> list[dict[str, Any]]:
+    """Flags as the list returns them: never deleted; archived only via the ``archived`` param."""
+    if project_id != data.project_id:
+        return []
+    rows = [f for f in data.flags if not f["deleted"]]
+    if archived is None:
+        rows = [f for f in rows if not f["archived"]]
+    else:
+        wanted = archived.lower() in ("true", "1", "yes")
+        rows = [f for f in rows if f["archived"] == wanted]
+    return _desc(rows, "created_at")
+
+
+def cohort_rows(data: Dataset, project_id: int) -> list[dict[str, Any]]:
+    """Non-deleted cohorts, newest first."""
+    if project_id != data.project_id:
+        return []
+    return _desc([c for c in data.cohorts if not c["deleted"]], "created_at")
+
+
+def _seen_day(row: dict[str, Any]) -> date | None:
+    value: datetime | None = row["last_seen_at"]
+    return value.date() if value is not None else None
+
+
+def event_definition_rows(
+    data: Dataset, project_id: int, orderings: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Event definitions; default order ``last_seen_at::date DESC NULLS LAST, name``."""
+    if project_id != data.project_id:
+        return []
+    for ordering in orderings:
+        if ordering not in EVENT_DEFINITION_ORDERINGS:
+            raise ApiError.validation(f"Invalid ordering: {ordering}", attr="ordering")
+    rows = list(data.event_definitions)
+    keys = list(orderings) or ["-last_seen_at::date", "name"]
+    for ordering in reversed(keys):
+        field = ordering.lstrip("-")
+        desc = ordering.startswith("-")
+        if field == "name":
+            rows.sort(key=lambda r: r["name"], reverse=desc)
+            continue
+        getter = _seen_day if field.endswith("::date") else (lambda r: r["last_seen_at"])
+        present = sorted((r for r in rows if getter(r) is not None), key=getter, reverse=desc)
+        missing = [r for r in rows if getter(r) is None]
+        rows = present + missing
+    return rows
+
+
+def property_definition_rows(
+    data: Dataset, project_id: int, kind: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Stored definitions of ``kind`` (verified first, then name) and the virtual builtins."""
+    if kind not in PROPERTY_TYPES:
+        raise ApiError.validation(f'"{kind}" is not a valid choice.', attr="type")
+    if kind == "group":
+        raise ApiError.validation("`group_type_index` must be set for `group` type")
+    if project_id != data.project_id:
+        return [], []
+    rows = sorted(data.property_definitions[kind], key=lambda r: (not r["verified"], r["name"]))
+    return rows, (builtin_person_properties() if kind == "person" else [])
+
+
+def annotation_rows(data: Dataset, project_id: int) -> list[dict[str, Any]]:
+    """The project's annotations plus organization-scoped ones from any project of the org."""
+    rows = []
+    for pid, project_rows in data.annotations.items():
+        for row in project_rows:
+            if row["deleted"]:
+                continue
+            if pid == project_id or row["scope"] == "organization":
+                rows.append(row)
+    return _desc(rows, "date_marker")
