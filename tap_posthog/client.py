@@ -122,7 +122,7 @@ class PostHogStream(RESTStream[Any]):
                 if status == 429:
                     self.rate_budget.throttled(self.endpoint_class)
                 wait = policy.server_wait(attempt, response)
-                if wait is not None and status == 429:  # noqa: PLR2004
+                if wait is not None and status == 429:
                     wait = self.rate_budget.scale_wait(wait)
                 detail = response_detail(response)
                 if wait is None:

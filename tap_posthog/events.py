@@ -14,10 +14,16 @@ watermark are read again (margin for ingestion lag); destinations de-duplicate o
 
 from __future__ import annotations
 
-from datetime import timedelta
+import sys
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.helpers._typing import conform_record_data_types
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 
 from tap_posthog.client import PostHogStream
 from tap_posthog.errors import PostHogAPIError, response_detail
@@ -34,6 +40,8 @@ INGESTION_MARGIN = timedelta(minutes=15)
 MIN_WINDOW = timedelta(minutes=1)
 MAX_WINDOW = timedelta(days=31)
 _json_decode = msgspec.json.Decoder().decode
+_encode_into = msgspec.json.Encoder().encode_into
+_from_iso = datetime.fromisoformat
 
 
 class QueryTimeoutError(PostHogAPIError):
@@ -49,6 +57,12 @@ class EventsStream(PostHogStream):
     is_sorted = True
     endpoint_class = "query"
     http_method = "POST"
+    #: Records are built with their final types (see ``_records``): no per-record conformance.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    #: Whether records can be written straight to stdout (decided on the first record).
+    _direct_output: bool | None = None
+    #: ``time_extracted`` of the records of the current page (when the page arrived).
+    _extracted_at: datetime | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Checkpoint (emit STATE) once per page of events."""
@@ -81,7 +95,7 @@ class EventsStream(PostHogStream):
         """
         if not self._narrowable:
             return
-        if status == 512 or (status == 504 and "time limit" in response.text):  # noqa: PLR2004
+        if status == 512 or (status == 504 and "time limit" in response.text):
             msg = (
                 "an events query kept hitting PostHog's time limit even over a one-minute "
                 f"window: {response_detail(response)}"
@@ -98,7 +112,7 @@ class EventsStream(PostHogStream):
             return None
         first = parse_datetime(value)
         # ClickHouse answers min() over no rows with the epoch, not NULL.
-        return to_utc_string(first) if first.year > 1970 else None  # noqa: PLR2004
+        return to_utc_string(first) if first.year > 1970 else None
 
     def _plan(self, state: dict[str, Any]) -> dict[str, Any] | None:
         """Return the run to do (and store it in the state), or None if there is nothing."""
@@ -234,6 +248,8 @@ class EventsStream(PostHogStream):
             start = end
 
     def _records(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Turn a page of HogQL rows into records with their final (schema) types."""
+        self._extracted_at = datetime.now(UTC)
         columns = body.get("columns") or []
         index = {name: i for i, name in enumerate(columns)}
         i_uuid, i_event, i_distinct = index["uuid"], index["event"], index["distinct_id"]
@@ -247,13 +263,14 @@ class EventsStream(PostHogStream):
             if isinstance(props, str):
                 props = _json_decode(props) if props else {}
             person = row[i_person]
+            created = row[i_created]
             records.append(
                 {
                     "id": str(row[i_uuid]),
                     "event": row[i_event],
                     "distinct_id": row[i_distinct],
-                    "timestamp": to_utc_string(row[i_ts]),
-                    "created_at": utc_or_none(row[i_created]),
+                    "timestamp": _utc_text(row[i_ts]),
+                    "created_at": _utc_text(created) if created else None,
                     "properties": props,
                     "elements_chain": row[i_chain],
                     "person_id": str(person) if person is not None else None,
@@ -262,6 +279,48 @@ class EventsStream(PostHogStream):
                 }
             )
         return records
+
+    # -- output -----------------------------------------------------------------------
+
+    def _process_record(self, record: dict, *args: Any, **kwargs: Any) -> None:
+        """No child streams and no partitions: nothing to do per record."""
+        if self.child_streams or any(a for a in (*args, *kwargs.values())):
+            super()._process_record(record, *args, **kwargs)
+
+    def _write_record_message(self, record: dict) -> None:
+        """Write one RECORD line, byte-identical to the SDK's msgspec writer, but cheaper.
+
+        With nothing deselected, no stream maps and no flattening, the SDK's per-record
+        selection walk (which recurses into ``properties``), message object and stdout
+        flush are skipped; the next STATE message flushes stdout. Otherwise the SDK path.
+        """
+        if self._direct_output is None:
+            self._direct_output = self._can_write_directly()
+        if not self._direct_output:
+            super()._write_record_message(record)
+            return
+        message = {
+            "type": "RECORD",
+            "stream": self.name,
+            "record": record,
+            "time_extracted": self._extracted_at or datetime.now(UTC),
+        }
+        _encode_into(message, _line, 0)
+        _line.extend(b"\n")
+        sys.stdout.buffer.write(_line)
+        self.state_manager.is_flushed = False
+
+    def _can_write_directly(self) -> bool:
+        maps = self.stream_maps
+        return (
+            type(self._tap.message_writer) is MsgSpecWriter
+            and len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == self.name
+            and not (maps[0].flattening_enabled and maps[0].flattening_options)
+            and all(self.mask.values())
+            and self._stream_version is None
+        )
 
 
 def _replace_cursor(page: EventsPage, after_ts: str, after_uuid: str) -> EventsPage:
@@ -274,3 +333,22 @@ def _replace_cursor(page: EventsPage, after_ts: str, after_uuid: str) -> EventsP
         after_ts=after_ts,
         after_uuid=after_uuid,
     )
+
+
+_line = bytearray(1024)
+
+
+def _utc_text(value: str | datetime) -> str:
+    """``to_utc_string`` for the ISO strings HogQL returns, about twice as fast."""
+    if isinstance(value, str):
+        try:
+            parsed = _from_iso(value)
+        except ValueError:
+            return to_utc_string(value)
+    else:
+        parsed = value
+    if parsed.tzinfo is None:
+        return parsed.isoformat(timespec="microseconds") + "Z"
+    if parsed.utcoffset():
+        parsed = parsed.astimezone(UTC)
+    return parsed.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -27,11 +27,7 @@ def test_meltano_yml_mirrors_the_tap_settings():
     assert sensitive == secret == {"personal_api_key"}
     for setting in extractor["settings"]:
         prop = TapPostHog.config_jsonschema["properties"][setting["name"]]
-        assert (
-            setting["description"].rstrip(".").replace(",", "")
-            in prop["description"].replace(":", "").replace(",", "")
-            or setting["description"][:30] == prop["description"][:30]
-        )
+        assert setting["description"] == prop["description"], setting["name"]
         if "default" in prop:
             assert setting.get("value") == prop["default"], setting["name"]
 
