@@ -15,7 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_posthog import streams
 from tap_posthog.errors import PostHogAPIError
 from tap_posthog.events import EventsStream
-from tap_posthog.http import RateBudget, RetryPolicy
+from tap_posthog.http import DEFAULT_LIMITS, RateBudget, RetryPolicy
 from tap_posthog.timeutil import parse_datetime
 
 STREAM_TYPES = [
@@ -32,14 +32,25 @@ STREAM_TYPES = [
 ]
 
 
-def _rate(name: str, label: str, default: int) -> th.Property:
-    return th.Property(
-        name,
-        th.IntegerType(minimum=1),
-        default=default,
-        title=label,
-        description=f"{label} allowed by your PostHog plan (shared by the whole team).",
-    )
+_RATE_LABELS = {"query": "Query API", "analytics": "Persons API", "crud": "Other API"}
+
+
+def _rate_settings() -> list[th.Property]:
+    """``<class>_rate_per_minute`` / ``_per_hour`` settings, defaulting to PostHog's limits."""
+    settings = []
+    for kind, (per_minute, per_hour) in DEFAULT_LIMITS.items():
+        for unit, default in (("minute", per_minute), ("hour", per_hour)):
+            label = f"{_RATE_LABELS[kind]} requests per {unit}"
+            settings.append(
+                th.Property(
+                    f"{kind}_rate_per_{unit}",
+                    th.IntegerType(minimum=1),
+                    default=default,
+                    title=label,
+                    description=f"{label} allowed by your PostHog plan (shared by the whole team).",
+                )
+            )
+    return settings
 
 
 class TapPostHog(Tap):
@@ -148,12 +159,7 @@ class TapPostHog(Tap):
                 "rest to dashboards and other clients."
             ),
         ),
-        _rate("query_rate_per_minute", "Query API requests per minute", 240),
-        _rate("query_rate_per_hour", "Query API requests per hour", 2400),
-        _rate("analytics_rate_per_minute", "Persons API requests per minute", 240),
-        _rate("analytics_rate_per_hour", "Persons API requests per hour", 1200),
-        _rate("crud_rate_per_minute", "Other API requests per minute", 480),
-        _rate("crud_rate_per_hour", "Other API requests per hour", 4800),
+        *_rate_settings(),
         th.Property(
             "rate_limit_time_scale",
             th.NumberType(minimum=1),
@@ -177,11 +183,7 @@ class TapPostHog(Tap):
                     float(config.get(f"{kind}_rate_per_minute", minute)),
                     float(config.get(f"{kind}_rate_per_hour", hour)),
                 )
-                for kind, (minute, hour) in {
-                    "query": (240, 2400),
-                    "analytics": (240, 1200),
-                    "crud": (480, 4800),
-                }.items()
+                for kind, (minute, hour) in DEFAULT_LIMITS.items()
             },
             share=float(config.get("rate_limit_share", 0.8)),
             time_scale=float(config.get("rate_limit_time_scale", 1)),
