@@ -6,7 +6,13 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from target_duckdb_guard.patch import apply_patch, force_exact_defaults
+from target_duckdb_guard.patch import (
+    PATCHED_VERSION,
+    apply_patch,
+    force_exact_defaults,
+    installed_version,
+)
+from target_duckdb_guard.speed import apply_speedups
 
 _PREFIX = "target-duckdb-guarded"
 
@@ -29,9 +35,12 @@ def _wrap_persist_lines(original: Callable[..., Any]) -> Callable[..., Any]:
 def main() -> None:
     """Run target-duckdb with the run-time fixes."""
     import target_duckdb
+    from target_duckdb.db_sync import DbSync
 
     applied, reason = apply_patch()
     _log(f"COPY HEADER fix {'applied' if applied else 'skipped'} ({reason})")
+    if installed_version() == PATCHED_VERSION and apply_speedups(target_duckdb, DbSync):
+        _log(f"fast record path for target-duckdb {PATCHED_VERSION} installed")
     target_duckdb.persist_lines = _wrap_persist_lines(target_duckdb.persist_lines)
     target_duckdb.main()
 
