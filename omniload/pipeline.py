@@ -1,13 +1,15 @@
 """Spawn ``tap-posthog | target-duckdb-guarded`` as two processes and supervise them.
 
 omniload relays the bytes between them (see ``relay.py``). If either side dies, the other is
-killed; on SIGINT/SIGTERM both are killed; no process is left behind. The API key reaches the
+killed; on SIGINT/SIGTERM both are killed; if omniload itself is killed (even by SIGKILL), Linux
+kills both through the parent-death signal; no process is left behind. The API key reaches the
 tap only through its environment (``TAP_POSTHOG_PERSONAL_API_KEY``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -29,6 +31,7 @@ CHUNK = 1 << 20
 TAP = ("tap-posthog", "tap_posthog")
 TARGET = ("target-duckdb-guarded", "target_duckdb_guard")
 _SCRUBBED_ENV_PREFIXES = ("TAP_POSTHOG_", "OMNILOAD_", "TARGET_DUCKDB_")
+_PR_SET_PDEATHSIG = 1
 
 
 class Interrupted(Exception):
@@ -159,8 +162,45 @@ def _target_error(log: str, rc: int, path: str, key: str) -> RunError:
     return RunError(f"target-duckdb-guarded failed ({reason}): {line or 'no error output'}")
 
 
+def _load_prctl() -> Callable[..., int] | None:
+    """The C library's ``prctl`` on Linux, resolved once before any fork; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl  # type: ignore[no-any-return]
+
+
+_PRCTL = _load_prctl()
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGKILL the child when this process dies.
+
+    Covers a SIGKILL of omniload, which no handler can see: otherwise the target would read EOF,
+    keep the DuckDB file locked while it flushes, and fail the rerun. The kernel tracks the
+    starting thread, which waits for its children here. None off Linux.
+    """
+    prctl, parent = _PRCTL, os.getpid()
+    if prctl is None:
+        return None
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
 def _start(cmd: list[str], env: dict[str, str], stderr: Any, **kw: Any) -> subprocess.Popen:
-    return subprocess.Popen(cmd, env=env, stderr=stderr, start_new_session=True, **kw)
+    return subprocess.Popen(
+        cmd, env=env, stderr=stderr, start_new_session=True, preexec_fn=die_with_parent(), **kw
+    )
 
 
 def _commands(spec: PairSpec, tmp: Path) -> tuple[list[str], list[str]]:
@@ -269,6 +309,7 @@ def discover(tap_cmd: list[str], spec: PairSpec, tmp: Path) -> dict:
             proc = subprocess.run(
                 [*tap_cmd, "--discover"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=err, env=child_env(spec.api_key), timeout=120, check=False,
+                preexec_fn=die_with_parent(),
             )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise RunError("tap-posthog --discover did not finish within 120 s") from None

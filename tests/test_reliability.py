@@ -1,0 +1,163 @@
+"""Reliability: heavy faults on every table, SIGKILL and resume, timeouts, and no key anywhere.
+
+Scenarios live in ``tests/test_reliability_scenarios.py``; ``scripts/reliability.py`` runs the
+same ones at more kill points and writes ``docs/reliability.md``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from omniload.tables import TABLES
+from posthog_sim import SimConfig, Simulator
+from posthog_sim.faults import KINDS
+from tests import test_reliability_scenarios as sc
+from tests.test_reliability_kit import Artefacts, Figures, Workspace, scan
+
+pytestmark = pytest.mark.slow
+
+HEAVY = SimConfig(seed=31, fault_profile="heavy", fault_seed=7, n_events=3000, n_persons=1800)
+KILLS = SimConfig(seed=33, n_events=20_000)
+KILL_POINTS = [
+    sc.KillPoint("start"),
+    sc.KillPoint("progress", 1),
+    sc.KillPoint("request", 4),
+    sc.KillPoint("loaded"),
+    sc.KillPoint("delay", round(random.Random(5).uniform(1.5, 4.0), 2)),
+]
+
+
+class Registry:
+    """Keys and artefacts of every scenario in this module, for the final secret scan."""
+
+    def __init__(self) -> None:
+        self.keys: set[str] = set()
+        self.workspaces: dict[str, Workspace] = {}
+
+    def workspace(self, name: str, root: Path, sim: Simulator) -> Workspace:
+        ws = Workspace(root, sim)
+        self.keys.add(sim.api_key)
+        self.workspaces[name] = ws
+        return ws
+
+
+REGISTRY = Registry()
+HEAVY_FIGURES: dict[str, Figures] = {}
+
+
+def _ok(fig: Figures) -> None:
+    detail = "\n".join(f"--- {r.label} (exit {r.returncode})\n{r.stderr[-3000:]}" for r in fig.runs)
+    assert fig.ok, f"{fig}\n{detail}"
+    assert (fig.lost, fig.duplicates) == (0, 0)
+
+
+@pytest.fixture(scope="module")
+def heavy_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    with Simulator(HEAVY) as sim:
+        yield REGISTRY.workspace("heavy", tmp_path_factory.mktemp("heavy"), sim)
+
+
+@pytest.fixture(scope="module")
+def kill_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    with Simulator(KILLS) as sim:
+        yield REGISTRY.workspace("kills", tmp_path_factory.mktemp("kills"), sim)
+
+
+@pytest.mark.parametrize("table", sorted(TABLES))
+def test_heavy_faults_every_table_exact(heavy_ws: Workspace, table: str) -> None:
+    """omniload under the heavy profile plus one scripted fault kind per table: exact ids."""
+    fig = sc.heavy_table(heavy_ws, table)
+    HEAVY_FIGURES[table] = fig
+    _ok(fig)
+    assert fig.faults[sc.SCRIPTED[table][0].split(":")[0]] >= len(sc.SCRIPTED[table])
+
+
+def test_heavy_faults_cover_every_kind(heavy_ws: Workspace) -> None:
+    """Across the tables every fault kind was served, and the profile added faults of its own."""
+    if len(HEAVY_FIGURES) < len(TABLES):
+        pytest.skip("needs every test_heavy_faults_every_table_exact case")
+    injected = heavy_ws.sim.faults.injected
+    assert set(KINDS) <= set(injected)
+    scripted = sum(len(kinds) for kinds in sc.SCRIPTED.values())
+    assert sum(injected.values()) > scripted
+
+
+def test_heavy_faults_tap_small_pages(tmp_path: Path) -> None:
+    """Every stream with 20-row pages: many requests, many profile faults, exact and no dups."""
+    with Simulator(SimConfig(seed=32, n_events=8000, fault_profile="heavy", fault_seed=8)) as sim:
+        ws = REGISTRY.workspace("heavy-tap", tmp_path, sim)
+        fig = sc.heavy_tap_all_streams(ws)
+    _ok(fig)
+    assert sum(fig.faults.values()) >= 5
+    assert fig.retries >= sum(n for kind, n in fig.faults.items() if kind != "slow")
+
+
+@pytest.mark.parametrize("point", KILL_POINTS, ids=lambda p: f"{p.kind}-{p.value:g}")
+def test_sigkill_omniload_then_rerun_is_exact(kill_ws: Workspace, point: sc.KillPoint) -> None:
+    """SIGKILL omniload mid-load, rerun at once: exact ids, no staging left, no orphan."""
+    fig = sc.kill_and_resume(kill_ws, point, f"kill_{point.kind}_{point.value * 100:.0f}")
+    _ok(fig)
+    assert fig.runs[-1].returncode == 0
+    if point.kind in ("start", "progress", "request"):  # these always land mid-load
+        assert fig.runs[0].returncode == -9, fig.note
+
+
+@pytest.mark.parametrize("victim", ["tap", "target"])
+def test_sigkill_one_child_then_rerun_is_exact(kill_ws: Workspace, victim: str) -> None:
+    """SIGKILL only the tap (or only the target): omniload fails cleanly, the rerun is exact."""
+    fig = sc.kill_and_resume(kill_ws, sc.KillPoint("request", 3), f"kill_{victim}", victim)
+    _ok(fig)
+    killed, _ = fig.runs
+    assert killed.returncode == 1
+    assert "killed by signal 9" in killed.stderr.splitlines()[-1]
+
+
+def test_tap_sigkilled_resumes_from_its_checkpoint(kill_ws: Workspace) -> None:
+    """Three SIGKILLed tap runs with 1,000-row pages, each resumed from the last STATE."""
+    fig = sc.tap_kill_chain(kill_ws, [2500, 6500, 4000])
+    _ok(fig)
+    assert fig.note.startswith("3 kills")
+
+
+def test_read_timeout_is_retried(tmp_path: Path) -> None:
+    """request_timeout 2 s, responses of 3 s on the Query API and persons: retried, exact."""
+    with Simulator(SimConfig(seed=34)) as sim:
+        fig = sc.read_timeout(REGISTRY.workspace("read-timeout", tmp_path, sim))
+    _ok(fig)
+
+
+def test_query_time_limit_narrows_and_stays_exact(tmp_path: Path) -> None:
+    """Two Query API time-limit errors: the window narrows 24 h -> 6 h -> 1.5 h, ids exact."""
+    with Simulator(SimConfig(seed=35)) as sim:
+        fig = sc.query_timeout(REGISTRY.workspace("query-timeout", tmp_path, sim))
+    _ok(fig)
+    assert fig.note == "window 24 h -> 6 h -> 1.5 h"
+
+
+def test_scan_finds_a_planted_key(tmp_path: Path) -> None:
+    """The scan itself works: a key in a text, a file and a DuckDB row is reported."""
+    key = "phx_planted0123456789"
+    db = tmp_path / "planted.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute('CREATE TABLE t AS SELECT 1 AS id, \'{"k": "' + key + "\"}'::JSON AS j")
+    (tmp_path / "log.txt").write_text(f"Authorization: Bearer {key}\n")
+    report = scan(Artefacts({"out": f"x{key}y"}, [tmp_path]), [key])
+    assert len(report.hits) >= 3
+    assert any("planted.duckdb" in hit and '"t"' in hit for hit in report.hits)
+
+
+def test_key_appears_nowhere() -> None:
+    """Outputs, temp dirs, state, DuckDB files (+ .wal) and request URLs of every scenario above."""
+    if not REGISTRY.workspaces:
+        pytest.skip("no scenario ran")
+    artefacts = Artefacts()
+    for ws in REGISTRY.workspaces.values():
+        artefacts.merge(ws.artefacts)
+    report = scan(artefacts, REGISTRY.keys)
+    assert report.hits == []
+    assert min(report.texts, report.files, report.db_rows, report.requests) > 0

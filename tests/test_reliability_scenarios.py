@@ -1,0 +1,316 @@
+"""Reliability scenarios against a live simulator; each returns its :class:`Figures`.
+
+Shared by ``tests/test_reliability.py`` (few kill points) and ``scripts/reliability.py`` (many);
+holds no tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from omniload.tables import TABLES
+from tests.test_reliability_kit import (
+    Figures,
+    Run,
+    Watched,
+    Workspace,
+    children,
+    dest_ids,
+    stage_schemas,
+    wait_gone,
+)
+
+#: A scripted fault (or burst) per table on top of the heavy profile: every kind shows up.
+SCRIPTED: dict[str, list[str]] = {
+    "events": ["query_timeout"],
+    "persons": ["429", "429", "429"],
+    "feature_flags": ["500"],
+    "cohorts": ["502"],
+    "event_definitions": ["503:1"],
+    "property_definitions:event": ["504"],
+    "property_definitions:person": ["drop_before_headers"],
+    "property_definitions:session": ["drop_mid_body"],
+    "annotations": ["slow:1"],
+    "projects": ["500"],
+}
+_CHILD_MARKERS = {"tap": ("tap-posthog", "tap_posthog"),
+                  "target": ("target-duckdb-guarded", "target_duckdb_guard")}  # fmt: skip
+
+
+def fault_path(table: str) -> str:
+    """Regex of the request path a table's stream reads."""
+    if table == "projects":
+        return r"^/api/projects/$"
+    if table == "events":
+        return r"/query/$"
+    return "/" + table.split(":")[0] + "/$"
+
+
+def _elapsed(fig: Figures, started: float) -> None:
+    fig.seconds = round(time.monotonic() - started, 1)
+
+
+def _failed(fig: Figures, run: Run) -> None:
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    fig.ok = False
+    fig.note = f"{run.label} exit {run.returncode}: {lines[-1] if lines else ''}"[:200]
+
+
+def heavy_table(ws: Workspace, table: str) -> Figures:
+    """One ``omniload ingest`` of ``table`` under the simulator's fault profile plus SCRIPTED."""
+    spec = TABLES[table]
+    ws.sim.faults.script(fault_path(table), SCRIPTED[table])
+    fig = Figures(f"heavy faults: {table}")
+    mark, started = ws.mark(), time.monotonic()
+    db = ws.db("heavy_" + spec.default_dest_table)
+    run = ws.omniload(table, db, key_in_uri=True)
+    fig.runs.append(run)
+    _elapsed(fig, started)
+    fig.count_requests(ws.requests_since(mark))
+    if run.returncode:
+        _failed(fig, run)
+    fig.check(dest_ids(db, f"main.{spec.default_dest_table}"), ws.sim.truth.ids(spec.stream))
+    return fig
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """When to SIGKILL: after the ``start`` message, the n-th ``progress`` message, once the
+    simulator served the n-th ``request`` of the load, once the tap has ``loaded`` every row
+    (target flush / apply), or after ``delay`` seconds."""
+
+    kind: str
+    value: float = 0
+
+    @property
+    def label(self) -> str:
+        """Human description."""
+        return {
+            "start": "after the start message",
+            "progress": f"after progress message {self.value:g}",
+            "request": f"after API request {self.value:g}",
+            "loaded": "once every row was read (target flush / apply)",
+            "delay": f"after {self.value:.2f} s",
+        }[self.kind]
+
+
+def wait_for(
+    watched: Watched, point: KillPoint, expected: int, served: Callable[[], int]
+) -> int | None:
+    """Block until ``point``; return the rows read by then, or None if omniload ended first.
+
+    ``served`` counts the simulator's requests since the load started.
+    """
+    deadline = watched.started + (point.value if point.kind == "delay" else 300)
+    progress, rows = 0, 0
+    while time.monotonic() < deadline or point.kind == "delay":
+        if point.kind == "request" and served() >= point.value:
+            return rows
+        message = watched.next_message(min(deadline, time.monotonic() + 0.01))
+        if watched.eof:
+            return None
+        if message is None:
+            if point.kind == "delay" and time.monotonic() >= deadline:
+                return rows
+            continue
+        if message["type"] in ("end", "error"):
+            return None
+        if message["type"] == "progress":
+            progress, rows = progress + 1, message["rows"]
+        if (
+            (point.kind == "start" and message["type"] == "start")
+            or (point.kind == "progress" and progress >= point.value)
+            or (point.kind == "loaded" and rows >= expected)
+        ):
+            return rows
+    return None
+
+
+def _sigkill(ws: Workspace, watched: Watched, victim: str | None = None) -> list[int]:
+    """SIGKILL omniload (or its ``tap``/``target`` child); return the pids that must die."""
+    kids = children(watched.proc.pid)
+    ws.artefacts.texts[f"cmdlines {len(ws.artefacts.texts)}"] = "\n".join(kids.values())
+    if victim is None:
+        os.kill(watched.proc.pid, signal.SIGKILL)
+        return list(kids)
+    markers = _CHILD_MARKERS[victim]
+    pids = [p for p, cmd in kids.items() if any(m in cmd for m in markers)]
+    pids = [p for p in pids if "--discover" not in kids[p]]
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def kill_and_resume(
+    ws: Workspace, point: KillPoint, name: str, victim: str | None = None
+) -> Figures:
+    """Start an events load, SIGKILL omniload (or one child) at ``point``, rerun at once.
+
+    Passes when the rerun ends with exactly the ground truth, no staging schema is left, and
+    no process of the killed run survives.
+    """
+    who = f"{victim} only" if victim else "omniload"
+    fig = Figures(f"kill {who} {point.label}")
+    expected = len(ws.sim.truth.ids("events"))
+    db = ws.db(name)
+    mark, started = ws.mark(), time.monotonic()
+    watched = ws.spawn_omniload("events", db, "--debug", key_in_uri=False)  # debug: more output
+    rows = wait_for(watched, point, expected, lambda: ws.mark() - mark)
+    pids = _sigkill(ws, watched, victim) if rows is not None else []
+    killed = watched.finish()
+    rerun = ws.omniload("events", db, key_in_uri=False)
+    fig.runs += [killed, rerun]
+    survivors = wait_gone(pids)
+    _elapsed(fig, started)
+    fig.count_requests(ws.requests_since(mark))
+    if rows is None:
+        fig.note = "the load ended before the kill point"
+    elif victim and not pids:
+        fig.ok, fig.note = False, f"no {victim} process to kill"
+    else:
+        fig.note = f"killed with {rows:,} rows reported read (exit {killed.returncode})"
+    if rows is not None and killed.returncode == 0:
+        fig.note += "; the load had already finished"
+    if rerun.returncode:
+        _failed(fig, rerun)
+    if survivors:
+        fig.ok, fig.note = False, f"{fig.note}; processes survived: {survivors}"
+    if db.exists() and stage_schemas(db):
+        fig.ok, fig.note = False, f"{fig.note}; staging schema left"
+    fig.check(dest_ids(db, "main.events"), ws.sim.truth.ids("events"))
+    return fig
+
+
+def plain_load(ws: Workspace) -> Figures:
+    """An uninterrupted events load, then a rerun with nothing new (the kill runs' baseline)."""
+    fig = Figures("events load, uninterrupted, then a rerun (baseline)")
+    db = ws.db("baseline")
+    mark, started = ws.mark(), time.monotonic()
+    fig.runs = [ws.omniload("events", db, key_in_uri=False) for _ in range(2)]
+    _elapsed(fig, started)
+    fig.count_requests(ws.requests_since(mark))
+    for run in fig.runs:
+        if run.returncode:
+            _failed(fig, run)
+    ends = [m for run in fig.runs for m in run.messages if m["type"] == "end"]
+    fig.note = ", ".join(f"{m['rows_loaded']:,} rows loaded in {m['duration']:.1f} s" for m in ends)
+    fig.check(dest_ids(db, "main.events"), ws.sim.truth.ids("events"))
+    return fig
+
+
+def tap_kill_chain(ws: Workspace, kill_after: list[int], page_size: int = 1000) -> Figures:
+    """SIGKILL successive tap runs after ``kill_after[i]`` records of run i, each resuming from
+    the last STATE of the run before; a final run finishes.
+
+    Re-sent records (read again after a resume) are merged on ``id`` by any destination; each
+    resume may re-send at most one page.
+    """
+    fig = Figures(
+        f"tap SIGKILLed {len(kill_after)}x, resumed from its state (pages of {page_size})"
+    )
+    mark, started = ws.mark(), time.monotonic()
+    settings = {"events_page_size": page_size}
+    state: dict | None = None
+    ids: list[str] = []
+    retries = kills = 0
+    for count in [*kill_after, None]:
+        run, records, last = ws.tap(["events"], settings, state, kill_after=count)
+        fig.runs.append(run)
+        ids += [str(r["id"]) for r in records]
+        retries += run.retry_lines
+        state = last or state
+        kills += run.returncode == -signal.SIGKILL
+        if run.returncode not in (0, -signal.SIGKILL) or (count is None and run.returncode):
+            _failed(fig, run)
+    _elapsed(fig, started)
+    fig.count_requests(ws.requests_since(mark))
+    fig.retries = retries
+    resent = len(ids) - len(set(ids))
+    fig.note = fig.note or f"{kills} kills; {resent:,} rows re-sent after resumes (merged on id)"
+    if resent > len(kill_after) * page_size:
+        fig.ok, fig.note = False, f"{resent} re-sent rows: resumed from too far back"
+    fig.check(sorted(set(ids)), ws.sim.truth.ids("events"))
+    return fig
+
+
+def read_timeout(ws: Workspace, timeout: float = 2, slow: float = 3) -> Figures:
+    """Tap with ``request_timeout`` below a slow response on the Query API and on persons."""
+    fig = Figures(f"responses slower than the read timeout ({slow:g} s > {timeout:g} s)")
+    ws.sim.faults.script(r"/query/$", [f"slow:{slow}"])
+    ws.sim.faults.script(r"/persons/$", [f"slow:{slow}"])
+    mark, started = ws.mark(), time.monotonic()
+    run, records, _ = ws.tap(["events", "persons"], {"request_timeout": timeout})
+    fig.runs.append(run)
+    _elapsed(fig, started)
+    fig.count_requests(ws.requests_since(mark), read_timeout=timeout)
+    fig.retries = run.retry_lines
+    timeouts = run.stderr.count("read timed out")
+    fig.note = f"{timeouts} read timeouts retried"
+    if run.returncode or timeouts < 2:
+        _failed(fig, run)
+    got = [f"{r['project_id']}:{r['id']}" for r in records]
+    want = [f"{ws.sim.project_id}:{i}" for s in ("events", "persons") for i in ws.sim.truth.ids(s)]
+    fig.check(got, want)
+    return fig
+
+
+def _window_hours(body: bytes | None) -> float | None:
+    try:
+        values = json.loads(body or b"")["query"]["values"]
+        lo, hi = (datetime.fromisoformat(values[k].replace("Z", "+00:00")) for k in ("lo", "hi"))
+    except (ValueError, KeyError, TypeError):
+        return None
+    return (hi - lo).total_seconds() / 3600
+
+
+def query_timeout(ws: Workspace, timeouts: int = 2) -> Figures:
+    """Events page queries that hit PostHog's time limit: the tap narrows the window."""
+    fig = Figures(f"Query API time limit hit {timeouts}x (events)")
+    first = min(r["timestamp"] for r in ws.sim.truth.records("events"))
+    start = first[:13] + ":00:00Z"  # the hour of the first event: no min(timestamp) query
+    ws.sim.faults.script(r"/query/$", ["query_timeout"] * timeouts)
+    mark, started = ws.mark(), time.monotonic()
+    db = ws.db("query_timeout")
+    run = ws.omniload("events", db, "--interval-start", start, key_in_uri=True)
+    fig.runs.append(run)
+    _elapsed(fig, started)
+    records = ws.requests_since(mark)
+    fig.count_requests(records)
+    widths = [w for w in (_window_hours(r.body) for r in records[: timeouts + 1]) if w]
+    fig.note = "window " + " -> ".join(f"{w:g} h" for w in widths)
+    if run.returncode:
+        _failed(fig, run)
+    if len(widths) > 1 and not all(b < a for a, b in itertools.pairwise(widths)):
+        fig.ok, fig.note = False, f"window did not narrow: {fig.note}"
+    fig.check(dest_ids(db, "main.events"), ws.sim.truth.ids("events"))
+    return fig
+
+
+def heavy_tap_all_streams(
+    ws: Workspace, page_size: int = 20, events_page_size: int = 1000
+) -> Figures:
+    """Every stream in one tap run with small pages, so the fault profile hits many requests."""
+    streams = sorted({spec.stream for spec in TABLES.values()})
+    fig = Figures(f"heavy faults: all streams, tap only ({page_size}-row pages)")
+    mark, started = ws.mark(), time.monotonic()
+    settings = {"page_size": page_size, "events_page_size": events_page_size}
+    run, records, _ = ws.tap(streams, settings)
+    fig.runs.append(run)
+    _elapsed(fig, started)
+    fig.count_requests(ws.requests_since(mark))
+    fig.retries = run.retry_lines
+    if run.returncode:
+        _failed(fig, run)
+    by_stream: dict[str, list[str]] = {}
+    for record in records:
+        by_stream.setdefault(record["_stream"], []).append(str(record["id"]))
+    got = [f"{s}:{i}" for s, ids in by_stream.items() for i in ids]
+    fig.check(got, [f"{s}:{i}" for s in streams for i in ws.sim.truth.ids(s)])
+    return fig
