@@ -153,6 +153,12 @@ def parse_dest_uri(uri: str) -> Path:
             "malformed destination URI: use duckdb:///relative/path.duckdb "
             "or duckdb:////absolute/path.duckdb"
         )
+    stem = Path(path).name.rsplit(".", 1)[0] if "." in Path(path).name else Path(path).name
+    if "." in stem:
+        # DuckDB names the attached catalog after the file stem; a dot there breaks every
+        # qualified name the target writes.
+        name = Path(path).name
+        raise UsageError(f"the DuckDB file name must have no dot before its extension: {name!r}")
     return Path(path)
 
 

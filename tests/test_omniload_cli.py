@@ -105,6 +105,12 @@ CASES = [
         2,
     ),
     (
+        "dotted_db_name",
+        lambda t, s: ["--dest-uri", f"duckdb:///{t}/a.b.duckdb"],
+        "no dot before its extension",
+        2,
+    ),
+    (
         "unreachable_base_url",
         lambda t, s: ["--source-uri", _uri(base_url=f"http://127.0.0.1:{_closed_port()}")],
         "cannot reach http://127.0.0.1:",
