@@ -25,7 +25,7 @@ from omniload.uri import (
     parse_source_uri,
 )
 
-TARGET_BATCH_ROWS = 50_000
+TARGET_BATCH_ROWS = 20_000
 _PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 
 
@@ -197,6 +197,7 @@ def _target_config(plan: Plan, db_path: Path, stage: str) -> dict[str, Any]:
         "hard_delete": False,
         "add_metadata_columns": False,
         "validate_records": False,
+        "settings": {"memory_limit": store.MEMORY_LIMIT},
     }
 
 

@@ -17,6 +17,8 @@ from omniload.errors import RunError
 from omniload.interval import Interval
 from omniload.uri import DestTable
 
+#: DuckDB buffer memory for the apply step; DuckDB spills to disk past it.
+MEMORY_LIMIT = "160MB"
 STATE_SCHEMA = "_omniload"
 STAGE_PREFIX = "_omniload_stage_"
 _STATE_DDL = """
@@ -57,6 +59,7 @@ def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         raise RunError(f"cannot open destination database {path}: {_first_line(exc)}") from None
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         yield con
     finally:
         con.close()

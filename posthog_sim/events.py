@@ -147,7 +147,9 @@ class EventStore:
             person_pool: ``(person_id, distinct_id)`` pairs events pick from.
         """
         self.seed = seed
+        # No progress bar: DuckDB draws it on stdout, where the CLI prints its JSON line.
         self.con = duckdb.connect(":memory:")
+        self.con.execute("SET enable_progress_bar = false")
         self.con.execute(_DDL)
         self._next_idx = 0
         self._npmap = max(1, len(person_pool))
