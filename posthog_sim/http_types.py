@@ -37,6 +37,8 @@ class Response:
     body: bytes
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    #: Rows of a HogQL result, for ``GET /_sim/stats`` only (never sent).
+    rows: int | None = None
 
 
 @dataclass
@@ -46,7 +48,8 @@ class RequestRecord:
     ``headers`` keep their original names and values, Authorization included, so tests can
     check where the key travelled. ``status`` is 0 when the connection was dropped before
     headers. ``auth_source`` says where a personal API key was found. ``time`` is the arrival
-    time (``time.time()``), ``duration_s`` the time until the response was ready.
+    time (``time.time()``), ``duration_s`` the time until the response was ready, ``rows`` the
+    row count of a HogQL result.
     """
 
     method: str
@@ -59,6 +62,7 @@ class RequestRecord:
     auth_source: str | None = None
     time: float = 0.0
     duration_s: float = 0.0
+    rows: int | None = None
 
 
 class RequestLog(list[RequestRecord]):

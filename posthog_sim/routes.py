@@ -27,7 +27,10 @@ def _query(ctx: ep.Ctx) -> Response:
     store = ctx.data.events
     if ctx.project_id != ctx.data.project_id:
         raise ApiError.validation("This project has no events table in the simulator")
-    return json_response(run_hogql(store, body, ctx.data.tz, project["timezone"]))
+    result = run_hogql(store, body, ctx.data.tz, project["timezone"])
+    response = json_response(result)
+    response.rows = len(result["results"])
+    return response
 
 
 @dataclass(frozen=True)

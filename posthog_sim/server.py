@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import socket
 import threading
 import time
@@ -23,6 +24,32 @@ QUERY_TIMEOUT_DETAIL = (
     "You can also narrow the date range or the filters so it scans less data: "
     "https://posthog.com/docs/api/queries#writing-performant-queries"
 )
+
+
+STATS_PATH = "/_sim/stats"
+
+
+def stats_response(log: RequestLog, query: str) -> Response:
+    """``GET /_sim/stats[?since=N]``: the request log from entry N on, for benchmarks.
+
+    Not part of the PostHog API: no auth, no faults, not logged itself. Answers
+    ``{"total": <log length>, "requests": [[method, path, status, rows, hogql], ...]}``:
+    ``rows`` counts a HogQL result's rows, ``hogql`` is the first line of the query text.
+    """
+    since = int((parse_qs(query).get("since") or ["0"])[0])
+    records = log.snapshot()
+    entries = [[r.method, r.path, r.status, r.rows, _hogql_head(r)] for r in records[since:]]
+    return json_response({"total": len(records), "requests": entries})
+
+
+def _hogql_head(record: RequestRecord) -> str | None:
+    if record.method != "POST" or not record.path.endswith("/query/") or not record.body:
+        return None
+    try:
+        text = json.loads(record.body)["query"]["query"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return str(text).split("\n", 1)[0]
 
 
 def _server_error() -> Response:
@@ -107,6 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         started = time.monotonic()
         url = urlsplit(self.path)
+        if url.path == STATS_PATH and self.command == "GET":
+            self._send(stats_response(self.server.log, url.query), truncate=False)
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else None
         raw_headers = dict(self.headers.items())
@@ -129,6 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
         response = self._respond(request, record, fault)
         # Log before sending so a client that saw the response also sees the record.
         record.status = response.status if response is not None else 0
+        record.rows = response.rows if response is not None else None
         record.duration_s = time.monotonic() - started
         self.server.log.append(record)
         if response is None:

@@ -6,6 +6,7 @@ import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import msgspec
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.authenticators import BearerTokenAuthenticator
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 SCHEMAS_DIR = SchemaDirectory(schemas)
+_json_decode = msgspec.json.Decoder().decode
 
 _TRANSPORT_ERRORS = (
     requests.exceptions.ConnectionError,
@@ -94,7 +96,8 @@ class PostHogStream(RESTStream[Any]):
                     allow_redirects=self.allow_redirects,
                 )
                 if response.status_code < 400:
-                    response.json_body = response.json()  # type: ignore[attr-defined]
+                    body = _json_decode(response.content)  # DecodeError is a ValueError
+                    response.json_body = body  # type: ignore[attr-defined]
             except (*_TRANSPORT_ERRORS, ValueError) as exc:
                 now = time.monotonic()
                 transport_started = transport_started or now
