@@ -25,6 +25,7 @@ from typing import Any
 
 from omniload.errors import RunError
 from omniload.relay import Relay
+from omniload.spool import SpoolWriter
 from omniload.uri import KEY_ENV, redact
 
 CHUNK = 1 << 20
@@ -109,12 +110,6 @@ def _kill(proc: subprocess.Popen | None, grace: float = 3.0) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 class _Watchdog(threading.Thread):
@@ -282,14 +277,18 @@ def run_pair(spec: PairSpec, tmp: Path) -> PairResult:
 
 def _pump(relay: Relay, src: int, dst: int) -> RunError | None:
     """Copy tap output to the target until EOF; return a relay error instead of raising."""
+    spool = SpoolWriter(dst)
     try:
-        while chunk := os.read(src, CHUNK):
-            data = relay.feed(chunk)
-            if data:
-                _write_all(dst, data)
-        tail = relay.finish()
-        if tail:
-            _write_all(dst, tail)
+        try:
+            while chunk := os.read(src, CHUNK):
+                data = relay.feed(chunk)
+                if data:
+                    spool.write(data)
+            tail = relay.finish()
+            if tail:
+                spool.write(tail)
+        finally:
+            spool.close()
     except BrokenPipeError:
         return None  # the target died; its exit code tells why
     except RunError as exc:
