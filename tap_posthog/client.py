@@ -41,6 +41,8 @@ class PostHogStream(RESTStream[Any]):
     schema: ClassVar[StreamSchema] = StreamSchema(SCHEMAS_DIR)
     #: Which PostHog rate-limit class the endpoint belongs to (see ``http.DEFAULT_LIMITS``).
     endpoint_class: ClassVar[str] = "crud"
+    #: Decodes a successful response body.
+    decode_body: ClassVar[Callable[[bytes | bytearray], Any]] = staticmethod(_json_decode)
 
     @property
     def url_base(self) -> str:
@@ -94,9 +96,11 @@ class PostHogStream(RESTStream[Any]):
                     self.authenticator(prepared_request),
                     timeout=self.timeout,
                     allow_redirects=self.allow_redirects,
+                    stream=True,
                 )
                 if response.status_code < 400:
-                    body = _json_decode(response.content)  # DecodeError is a ValueError
+                    # msgspec's DecodeError is a ValueError
+                    body = type(self).decode_body(_read_body(response))
                     response.json_body = body  # type: ignore[attr-defined]
             except (*_TRANSPORT_ERRORS, ValueError) as exc:
                 now = time.monotonic()
@@ -170,6 +174,17 @@ class PostHogStream(RESTStream[Any]):
         if body is None:
             body = response.json()
         yield from body.get("results") or []
+
+
+def _read_body(response: requests.Response) -> bytearray:
+    """Read a streamed body into one growing buffer.
+
+    ``response.content`` joins a list of chunks, briefly holding the body twice.
+    """
+    body = bytearray()
+    for chunk in response.iter_content(1 << 20):
+        body += chunk
+    return body
 
 
 def _transport_reason(exc: BaseException) -> str:

@@ -40,6 +40,16 @@ MIN_WINDOW = timedelta(minutes=1)
 MAX_WINDOW = timedelta(days=31)
 OUTPUT_BLOCK = 1 << 16
 _json_decode = msgspec.json.Decoder().decode
+
+
+class _QueryBody(msgspec.Struct):
+    """A Query API response with each row left undecoded (a reference into the body)."""
+
+    columns: list[str] | None = None
+    results: list[msgspec.Raw] | None = None
+
+
+_decode_query_body = msgspec.json.Decoder(_QueryBody).decode
 _encode_into = msgspec.json.Encoder().encode_into
 _from_iso = datetime.fromisoformat
 
@@ -57,6 +67,7 @@ class EventsStream(PostHogStream):
     is_sorted = True
     endpoint_class = "query"
     http_method = "POST"
+    decode_body = staticmethod(_decode_query_body)
     #: Records are built with their final types (see ``_records``): no per-record conformance.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     #: Whether records can be written straight to stdout (decided on the first record).
@@ -79,8 +90,8 @@ class EventsStream(PostHogStream):
 
     # -- HTTP -------------------------------------------------------------------------
 
-    def run_query(self, query: dict[str, Any]) -> dict[str, Any]:
-        """POST one HogQL query and return the decoded response body."""
+    def run_query(self, query: dict[str, Any]) -> _QueryBody:
+        """POST one HogQL query and return the response (rows decoded one by one later)."""
         prepared = self.build_prepared_request(
             method="POST", url=self.get_url(None), json=request_body(query)
         )
@@ -109,7 +120,7 @@ class EventsStream(PostHogStream):
 
     def _first_event_time(self) -> str | None:
         body = self.run_query(FIRST_EVENT_QUERY)
-        rows = body.get("results") or []
+        rows = [_json_decode(row) for row in (body.results or [])[:1]]
         value = rows[0][0] if rows and rows[0] else None
         if not value:
             return None
@@ -256,10 +267,10 @@ class EventsStream(PostHogStream):
                 width = max(MIN_WINDOW, width / 2)
             start = end
 
-    def _records(self, body: dict[str, Any]) -> _PageRecords:
+    def _records(self, body: _QueryBody) -> _PageRecords:
         """The page's records, with their final (schema) types, built as they are read."""
         self._extracted_at = datetime.now(UTC)
-        columns = body.get("columns") or []
+        columns = body.columns or []
         index = {name: i for i, name in enumerate(columns)}
         i_uuid, i_event, i_distinct = index["uuid"], index["event"], index["distinct_id"]
         i_props, i_ts, i_created = index["properties"], index["timestamp"], index["created_at"]
@@ -267,7 +278,8 @@ class EventsStream(PostHogStream):
         i_session = index.get("$session_id")
         project_id = self.project_id
 
-        def build(row: list[Any]) -> dict[str, Any]:
+        def build(raw: msgspec.Raw) -> dict[str, Any]:
+            row = _json_decode(raw)
             props = row[i_props]
             if isinstance(props, str):
                 props = _json_decode(props) if props else {}
@@ -286,7 +298,7 @@ class EventsStream(PostHogStream):
                 "project_id": project_id,
             }
 
-        return _PageRecords(body.get("results") or [], build)
+        return _PageRecords(body.results or [], build)
 
     # -- output -----------------------------------------------------------------------
 
@@ -372,7 +384,7 @@ class _PageRecords:
     time the next page arrives. Indexing serves the last record (the page's keyset cursor).
     """
 
-    def __init__(self, rows: list[Any], build: Callable[[list[Any]], dict[str, Any]]) -> None:
+    def __init__(self, rows: list[Any], build: Callable[[Any], dict[str, Any]]) -> None:
         self._rows, self._build = rows, build
         self._last: dict[str, Any] | None = None
 
