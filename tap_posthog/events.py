@@ -14,20 +14,18 @@ watermark are read again (margin for ingestion lag); destinations de-duplicate o
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_posthog.client import PostHogStream
 from tap_posthog.errors import PostHogAPIError, response_detail
 from tap_posthog.hogql import FIRST_EVENT_QUERY, EventsPage, request_body
-from tap_posthog.timeutil import parse_datetime, to_utc_string, utc_now
+from tap_posthog.output import DirectOutputMixin
+from tap_posthog.timeutil import hogql_utc_text, parse_datetime, to_utc_string, utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
 INGESTION_MARGIN = timedelta(minutes=15)
 MIN_WINDOW = timedelta(minutes=1)
 MAX_WINDOW = timedelta(days=31)
-OUTPUT_BLOCK = 1 << 16
 _json_decode = msgspec.json.Decoder().decode
 
 
@@ -50,15 +47,13 @@ class _QueryBody(msgspec.Struct):
 
 
 _decode_query_body = msgspec.json.Decoder(_QueryBody).decode
-_encode_into = msgspec.json.Encoder().encode_into
-_from_iso = datetime.fromisoformat
 
 
 class QueryTimeoutError(PostHogAPIError):
     """PostHog stopped a query at its execution time limit."""
 
 
-class EventsStream(PostHogStream):
+class EventsStream(DirectOutputMixin, PostHogStream):
     """Events read with HogQL keyset pagination."""
 
     name = "events"
@@ -70,18 +65,11 @@ class EventsStream(PostHogStream):
     decode_body = staticmethod(_decode_query_body)
     #: Records are built with their final types (see ``_records``): no per-record conformance.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
-    #: Whether records can be written straight to stdout (decided on the first record).
-    _direct_output: bool | None = None
-    #: ``time_extracted`` of the records of the current page (when the page arrived).
-    _extracted_at: datetime | None = None
-    #: The state whose bookmark records advance while a run reads (see ``get_records``).
-    _bookmarks: dict[str, Any] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Checkpoint (emit STATE) once per page of events."""
         super().__init__(*args, **kwargs)
         self.STATE_MSG_FREQUENCY = int(self.config.get("events_page_size", 50000))
-        self._pending = bytearray()
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -289,8 +277,8 @@ class EventsStream(PostHogStream):
                 "id": str(row[i_uuid]),
                 "event": row[i_event],
                 "distinct_id": row[i_distinct],
-                "timestamp": _utc_text(row[i_ts]),
-                "created_at": _utc_text(created) if created else None,
+                "timestamp": hogql_utc_text(row[i_ts]),
+                "created_at": hogql_utc_text(created) if created else None,
                 "properties": props,
                 "elements_chain": row[i_chain],
                 "person_id": str(person) if person is not None else None,
@@ -299,82 +287,6 @@ class EventsStream(PostHogStream):
             }
 
         return _PageRecords(body.results or [], build)
-
-    # -- output -----------------------------------------------------------------------
-
-    def _process_record(
-        self,
-        record: dict,
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        """Without child streams or partitions there is nothing to do per record."""
-        if self.child_streams or partition_context:
-            super()._process_record(record, child_context, partition_context)
-
-    def _write_record_message(self, record: dict) -> None:
-        """Write one RECORD line, byte-identical to the SDK's msgspec writer, but cheaper.
-
-        With nothing deselected, no stream maps and no flattening, the SDK's per-record
-        selection walk (which recurses into ``properties``), message object and stdout
-        write are skipped: lines collect in a buffer that goes out in 64 KiB blocks and
-        always before a STATE message. Otherwise the SDK path.
-        """
-        if self._direct_output is None:
-            self._direct_output = self._can_write_directly()
-        if not self._direct_output:
-            super()._write_record_message(record)
-            return
-        message = {
-            "type": "RECORD",
-            "stream": self.name,
-            "record": record,
-            "time_extracted": self._extracted_at or datetime.now(UTC),
-        }
-        pending = self._pending
-        _encode_into(message, pending, -1)
-        pending.extend(b"\n")
-        if len(pending) >= OUTPUT_BLOCK:
-            self._flush_records()
-        self.state_manager.is_flushed = False
-
-    def _flush_records(self) -> None:
-        if self._pending:
-            sys.stdout.buffer.write(self._pending)
-            sys.stdout.buffer.flush()
-            self._pending.clear()
-
-    def _increment_stream_state(
-        self, latest_record: dict[str, Any], *, context: Context | None = None
-    ) -> None:
-        """Move the bookmark to the record's timestamp, as the SDK does, minus its overhead.
-
-        Records that do not ascend (never expected: the server sorts them) take the SDK path,
-        which stops the sync with its sort error.
-        """
-        bookmarks = self._bookmarks
-        value = latest_record["timestamp"]
-        if bookmarks is None or context is not None or value < bookmarks["replication_key_value"]:
-            super()._increment_stream_state(latest_record, context=context)
-        else:
-            bookmarks["replication_key_value"] = value
-
-    def _write_state_message(self) -> None:
-        """Records written so far go out before the STATE message that covers them."""
-        self._flush_records()
-        super()._write_state_message()
-
-    def _can_write_directly(self) -> bool:
-        maps = self.stream_maps
-        return (
-            type(self._tap.message_writer) is MsgSpecWriter
-            and len(maps) == 1
-            and type(maps[0]) is SameRecordTransform
-            and maps[0].stream_alias == self.name
-            and not (maps[0].flattening_enabled and maps[0].flattening_options)
-            and all(self.mask.values())
-            and self._stream_version is None
-        )
 
 
 class _PageRecords:
@@ -418,53 +330,3 @@ def _replace_cursor(page: EventsPage, after_ts: str, after_uuid: str) -> EventsP
         after_ts=after_ts,
         after_uuid=after_uuid,
     )
-
-
-#: UTC ``YYYY-MM-DDTHH`` by local ``YYYY-MM-DDTHH`` + whole-hour offset (see ``_utc_text``).
-_UTC_HOURS: dict[str, str] = {}
-
-
-def _utc_text(value: str | datetime) -> str:
-    """``to_utc_string`` for the timestamps HogQL returns, about three times as fast.
-
-    HogQL renders ``YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM``. With a whole-hour offset only the
-    date and the hour change in UTC, so they are converted once per local hour and offset;
-    anything else takes the full parse.
-    """
-    if type(value) is str:
-        if len(value) == 32 and value[19] == ".":
-            frac, offset = value[19:26], value[26:]
-        elif len(value) == 25:
-            frac, offset = ".000000", value[19:]
-        else:
-            return _utc_parsed(value)
-        if (
-            offset[0] in "+-"
-            and offset[3:] == ":00"
-            and value[13] == value[16] == ":"
-            and value[14:16] < "60"
-            and value[17:19] < "60"
-            and (digits := value[14:16] + value[17:19] + frac[1:]).isdigit()
-            and digits.isascii()
-        ):
-            key = value[:13] + offset
-            head = _UTC_HOURS.get(key)
-            if head is None:
-                if len(_UTC_HOURS) > 100_000:
-                    _UTC_HOURS.clear()
-                head = _UTC_HOURS[key] = _utc_parsed(value[:13] + ":00:00" + offset)[:13]
-            return head + value[13:19] + frac + "Z"
-    return _utc_parsed(value)
-
-
-def _utc_parsed(value: str | datetime) -> str:
-    if isinstance(value, str):
-        try:
-            parsed = _from_iso(value)
-        except ValueError:
-            return to_utc_string(value)
-    else:
-        parsed = value
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
