@@ -10,7 +10,14 @@ import yaml
 from tap_posthog.tap import TapPostHog
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS = list(TapPostHog.config_jsonschema["properties"])
+_BUILTINS: dict = {"type": "object", "properties": {}}
+TapPostHog.append_builtin_config(_BUILTINS)  # the SDK's own settings, added to every tap
+# (the SDK also appends them to config_jsonschema itself once a tap is instantiated)
+SETTINGS = [
+    name
+    for name in TapPostHog.config_jsonschema["properties"]
+    if name not in _BUILTINS["properties"]
+]
 
 
 def test_meltano_yml_mirrors_the_tap_settings():
