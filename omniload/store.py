@@ -199,10 +199,21 @@ def _load_into_existing(
             params,
         )
     if plan.strategy == "append" and plan.skip_existing_ids:
+        # Immutable rows keep their incremental key, so a repeat of a staged row lies within
+        # the staged key range: compare only with those rows (a small hash table, whatever
+        # the size of the destination).
+        span = ""
+        inc = plan.incremental_key
+        if inc and inc.lower() in stage_cols:
+            col = q(inc.lower())
+            span = (
+                f" AND d.{col} >= (SELECT min({col}) FROM {stage})"
+                f" AND d.{col} <= (SELECT max({col}) FROM {stage})"
+            )
         return _count(
             con.execute(
                 f"INSERT INTO {dest} BY NAME SELECT s.* FROM {source} WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {dest} d WHERE {_key_match('d', 's', key)})",
+                f"(SELECT 1 FROM {dest} d WHERE {_key_match('d', 's', key)}{span})",
                 params,
             )
         )
