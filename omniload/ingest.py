@@ -26,6 +26,8 @@ from omniload.uri import (
 )
 
 TARGET_BATCH_ROWS = 20_000
+#: DuckDB buffer of the target; its staging table and key index fit, so RSS stays flat.
+TARGET_MEMORY_LIMIT = "96MB"
 _PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 
 
@@ -197,7 +199,7 @@ def _target_config(plan: Plan, db_path: Path, stage: str) -> dict[str, Any]:
         "hard_delete": False,
         "add_metadata_columns": False,
         "validate_records": False,
-        "settings": {"memory_limit": store.MEMORY_LIMIT},
+        "settings": {"memory_limit": TARGET_MEMORY_LIMIT},
     }
 
 
