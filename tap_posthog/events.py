@@ -14,6 +14,7 @@ watermark are read again (margin for ingestion lag); destinations de-duplicate o
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -231,7 +232,7 @@ class EventsStream(DirectOutputMixin, PostHogStream):
                         break
                     last = rows[-1]
                     after_ts, after_uuid = last["timestamp"], last["id"]
-                    page = _replace_cursor(page, after_ts, after_uuid)
+                    page = replace(page, after_ts=after_ts, after_uuid=after_uuid)
             except QueryTimeoutError:
                 if end - start <= MIN_WINDOW and page_size <= 1000:
                     raise
@@ -318,15 +319,3 @@ class _PageRecords:
             return self._last
         msg = f"record {index} of the page was already emitted"
         raise IndexError(msg)
-
-
-def _replace_cursor(page: EventsPage, after_ts: str, after_uuid: str) -> EventsPage:
-    return EventsPage(
-        lo=page.lo,
-        hi=page.hi,
-        limit=page.limit,
-        fresh_from=page.fresh_from,
-        ingested_from=page.ingested_from,
-        after_ts=after_ts,
-        after_uuid=after_uuid,
-    )
