@@ -18,6 +18,13 @@ ALL_READ_SCOPES = (
     "event_definition:read",
     "property_definition:read",
     "annotation:read",
+    "insight:read",
+    "dashboard:read",
+    "action:read",
+    "experiment:read",
+    "survey:read",
+    "group:read",
+    "session_recording:read",
 )
 
 

@@ -24,6 +24,13 @@ class SimConfig:
         n_person_properties: Person property definitions (virtual builtins come on top).
         n_session_properties: Session property definitions.
         n_annotations: Annotations of the main project (including deleted and org-scoped).
+        n_insights: Insights (including soft-deleted ones).
+        n_dashboards: Dashboards (including deleted and unlisted ones).
+        n_actions: Actions (including deleted ones).
+        n_experiments: Experiments (including archived and deleted ones).
+        n_surveys: Surveys (including product-tour internal ones the list hides).
+        n_groups: Groups of the first group type (the second gets 40 %, the third none).
+        n_recordings: Session recordings (one in ten older than the retention floor).
         events_days: Generated event timestamps span this many days before the anchor.
         tie_groups: ``(size, count)`` pairs: ``count`` groups of ``size`` events sharing one
             timestamp each.
@@ -50,6 +57,13 @@ class SimConfig:
     n_person_properties: int = 40
     n_session_properties: int = 20
     n_annotations: int = 30
+    n_insights: int = 45
+    n_dashboards: int = 14
+    n_actions: int = 25
+    n_experiments: int = 18
+    n_surveys: int = 16
+    n_groups: int = 230
+    n_recordings: int = 140
     events_days: int = 30
     tie_groups: tuple[tuple[int, int], ...] = ((1500, 1),)
     anchor: datetime | None = None

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import catalog
+from . import catalog, product
+from .cohort_members import make_memberships
 from .config import SimConfig
 from .events import EventStore
+from .groups import make_group_types, make_groups, sort_groups
 from .ids import derived_token, uuid4_like
 from .people import change_properties, generate_persons, new_person, person_sort_key
+from .recordings import grow, make_recordings, sort_recordings
 from .times import to_epoch_us, to_utc, utc_now
 
 
@@ -113,6 +117,33 @@ class Dataset:
                 0.4,
             ),
         }
+
+        self._generate_product_tables(config, rng)
+
+    def _generate_product_tables(
+        self, config: SimConfig, rng: Callable[[str], random.Random]
+    ) -> None:
+        anchor, users = self.anchor, self.users
+        self.dashboards = product.make_dashboards(
+            rng("dashboards"), config.n_dashboards, anchor, users
+        )
+        self.insights = product.make_insights(
+            rng("insights"), config.n_insights, anchor, users, [d["id"] for d in self.dashboards]
+        )
+        self.actions = product.make_actions(rng("actions"), config.n_actions, anchor, users)
+        for row in (*self.dashboards, *self.actions):
+            row["team_id"] = self.project_id
+        self.experiments = product.make_experiments(
+            rng("experiments"), config.n_experiments, anchor, users, self.flags
+        )
+        self.surveys = product.make_surveys(rng("surveys"), config.n_surveys, anchor, users)
+        self.group_types = make_group_types(rng("group_types"), anchor)
+        self.groups = make_groups(rng("groups"), config.n_groups, anchor)
+        self.recordings = make_recordings(
+            rng("recordings"), config.n_recordings, anchor, self.persons
+        )
+        sort_recordings(self.recordings)
+        self.cohort_members = make_memberships(rng("cohort_members"), self.cohorts, self.persons)
 
     @staticmethod
     def _project(rng: random.Random, pid: int, name: str, tz: str, org: str) -> dict[str, Any]:
@@ -237,6 +268,51 @@ class Dataset:
             )
             self.annotations[pid].append(row)
             return new_id
+
+    def touch_insight(self, insight_id: int, name: str = "Renamed insight") -> None:
+        """Rename an insight now (moves ``last_modified_at``)."""
+        with self.lock:
+            product.touch_insight(self._find(self.insights, insight_id, "insight"), utc_now(), name)
+
+    def set_insight_deleted(self, insight_id: int, deleted: bool = True) -> None:
+        """Soft-delete (or restore) an insight."""
+        with self.lock:
+            self._find(self.insights, insight_id, "insight")["deleted"] = deleted
+
+    def add_group(self, group_type_index: int, group_key: str, created_at: datetime) -> None:
+        """Create a group (``created_at`` is kept to the millisecond, like ClickHouse)."""
+        with self.lock:
+            rows = self.groups[group_type_index]
+            stamp = created_at.replace(microsecond=created_at.microsecond // 1000 * 1000)
+            rows.append(
+                {
+                    "group_type_index": group_type_index,
+                    "group_key": group_key,
+                    "group_properties": {"name": group_key},
+                    "created_at": stamp,
+                }
+            )
+            sort_groups(rows)
+
+    def grow_recording(self, recording_id: str, seconds: int = 120) -> None:
+        """An ongoing recording gets longer (start_time stays)."""
+        with self.lock:
+            grow(self._find(self.recordings, recording_id, "recording"), seconds)
+
+    def add_recording(self, start: datetime) -> str:
+        """Create a recording that started at ``start``; returns its id."""
+        with self.lock:
+            row = make_recordings(self._rng, 2, start, self.persons)[1]
+            row["start_time"] = start
+            row["end_time"] = start + timedelta(seconds=int(row["recording_duration"]))
+            self.recordings.append(row)
+            sort_recordings(self.recordings)
+            return str(row["id"])
+
+    def add_cohort_member(self, cohort_id: int, person_id: str) -> None:
+        """Add a person to a cohort."""
+        with self.lock:
+            self.cohort_members[cohort_id].append(person_id)
 
     # ------------------------------------------------------------------ helpers
     @staticmethod

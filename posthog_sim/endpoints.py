@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .auth import ApiKey
@@ -45,6 +45,8 @@ class Ctx:
     request: Request
     project_id: int | None
     key: ApiKey
+    #: Named groups of the matched route (e.g. ``cohort_id``).
+    match: dict[str, str] = field(default_factory=dict)
 
 
 def _paged(ctx: Ctx, rows: list[dict[str, Any]], default_limit: int = 100) -> Response:

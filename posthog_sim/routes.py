@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import endpoints as ep
+from . import further_endpoints as fe
 from .auth import ApiKey, authenticate, check_scope, find_key
 from .dataset import Dataset
 from .faults import FaultInjector
@@ -81,6 +82,39 @@ ROUTES: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
         re.compile(_P + r"/annotations/?$"),
         Endpoint("annotations", ep.list_annotations, "annotation:read"),
     ),
+    # The further tables: posthog-real.md section 12 names each PostHog file.
+    (
+        re.compile(_P + r"/insights/?$"),
+        Endpoint("insights", fe.list_insights, "insight:read", throttle="clickhouse"),
+    ),
+    (
+        re.compile(_P + r"/dashboards/?$"),
+        Endpoint("dashboards", fe.list_dashboards, "dashboard:read"),
+    ),
+    (re.compile(_P + r"/actions/?$"), Endpoint("actions", fe.list_actions, "action:read")),
+    (
+        re.compile(_P + r"/experiments/?$"),
+        Endpoint("experiments", fe.list_experiments, "experiment:read"),
+    ),
+    (re.compile(_P + r"/surveys/?$"), Endpoint("surveys", fe.list_surveys, "survey:read")),
+    (
+        re.compile(_P + r"/groups_types/?$"),
+        Endpoint("group_types", fe.list_group_types, "group:read"),
+    ),
+    (re.compile(_P + r"/groups/?$"), Endpoint("groups", fe.list_groups, "group:read")),
+    (
+        re.compile(_P + r"/session_recordings/?$"),
+        Endpoint(
+            "session_recordings",
+            fe.list_session_recordings,
+            "session_recording:read",
+            throttle="clickhouse",
+        ),
+    ),
+    (
+        re.compile(_P + r"/cohorts/(?P<cohort_id>[0-9]+)/persons/?$"),
+        Endpoint("cohort_persons", fe.list_cohort_persons, "cohort:read"),
+    ),
     (
         re.compile(_P + r"/query/?$"),
         Endpoint("query", _query, "query:read", methods=("POST",), throttle="query", is_list=False),
@@ -148,7 +182,7 @@ class App:
         if endpoint.is_list and request.method == "GET":
             self.hooks.run(request.path)
         with self.data.lock:
-            return endpoint.handler(ep.Ctx(self.data, request, project_id, key))
+            return endpoint.handler(ep.Ctx(self.data, request, project_id, key, match.groupdict()))
 
     @staticmethod
     def _resolve(path: str) -> tuple[Endpoint, re.Match[str]]:

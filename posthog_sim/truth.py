@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import further_views as fv
 from .dataset import Dataset
+from .product import INSIGHT_BASIC_FIELDS
 from .render import public
 from .views import (
     annotation_rows,
@@ -27,7 +29,22 @@ STREAMS = (
     "person_property_definitions",
     "session_property_definitions",
     "annotations",
+    "insights",
+    "dashboards",
+    "actions",
+    "experiments",
+    "surveys",
+    "group_types",
+    "groups",
+    "session_recordings",
+    "cohort_people",
 )
+#: Fields that identify a record within one project (``id`` when not listed).
+KEYS: dict[str, tuple[str, ...]] = {
+    "group_types": ("group_type_index",),
+    "groups": ("group_type_index", "group_key"),
+    "cohort_people": ("cohort_id", "id"),
+}
 
 
 class Truth:
@@ -65,14 +82,57 @@ class Truth:
                 return [public(r) for r in rows] + builtins
             if name == "annotations":
                 return [public(a) for a in annotation_rows(data, pid)]
+            further = self._further(name, pid)
+            if further is not None:
+                return further
         raise KeyError(f"unknown stream {name!r}; expected one of {STREAMS}")
 
+    def _further(self, name: str, pid: int) -> list[dict[str, Any]] | None:
+        data = self._data
+        if name == "insights":
+            rows = fv.insight_rows(data, pid, {})
+            return [public({k: r[k] for k in INSIGHT_BASIC_FIELDS}) for r in rows]
+        if name == "dashboards":
+            rows = fv.dashboard_rows(data, pid, None) + fv.dashboard_rows(data, pid, "unlisted")
+            return [public(r) for r in rows]
+        if name == "actions":
+            return [public(r) for r in fv.action_rows(data, pid, [])]
+        if name == "experiments":
+            rows = fv.experiment_rows(data, pid, None, None)
+            return [public(r) for r in rows + fv.experiment_rows(data, pid, "true", None)]
+        if name == "surveys":
+            return [public(r) for r in fv.survey_rows(data, pid, None)]
+        if name == "group_types":
+            return [public(r) for r in fv.group_type_rows(data, pid)]
+        if name == "groups":
+            return [
+                public(g)
+                for t in fv.group_type_rows(data, pid)
+                for g in fv.group_rows(data, pid, t["group_type_index"])
+            ]
+        if name == "session_recordings":
+            return [
+                {**public(r), "person": public(r["person"])}
+                for r in fv.recording_rows(data, pid, None, None)
+            ]
+        if name == "cohort_people":
+            return [
+                {**public(p), "cohort_id": c["id"]}
+                for c in cohort_rows(data, pid)
+                for p in fv.cohort_member_rows(data, pid, c["id"])
+                if not p["_hidden"]
+            ]
+        return None
+
     def ids(self, name: str, project_id: int | None = None) -> list[Any]:
-        """Primary keys of :meth:`records` in the same order."""
+        """Primary keys of :meth:`records` in the same order (a tuple for :data:`KEYS` streams)."""
         if name == "events":
             data = self._data
             with data.lock:
                 if (project_id or data.project_id) != data.project_id:
                     return []
                 return data.events.ids()
-        return [r["id"] for r in self.records(name, project_id)]
+        fields = KEYS.get(name)
+        if fields is None:
+            return [r["id"] for r in self.records(name, project_id)]
+        return [tuple(r[f] for f in fields) for r in self.records(name, project_id)]
