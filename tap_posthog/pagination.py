@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
-from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.pagination import BaseAPIPaginator, OffsetPaginator
 
 if TYPE_CHECKING:
     import requests
@@ -36,3 +36,16 @@ class NextLinkPaginator(BaseAPIPaginator[dict[str, str] | None]):
         """Keep going through an empty page when the server still links a next one."""
         body = getattr(response, "json_body", None) or response.json()
         return bool(body.get("next"))
+
+
+class HasNextOffsetPaginator(OffsetPaginator):
+    """Offset pages of ``{"results": [...], "has_next": bool}`` (no ``next`` URL).
+
+    PostHog's session-recordings list answers this way: ``has_next`` is true when a row exists
+    beyond ``offset + limit``, so the next page starts ``limit`` rows further.
+    """
+
+    def has_more(self, response: requests.Response) -> bool:
+        """True while the server says another page exists."""
+        body = getattr(response, "json_body", None) or response.json()
+        return bool(body.get("has_next"))

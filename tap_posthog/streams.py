@@ -67,12 +67,16 @@ class _ListStream(PostHogStream):
         for pass_params in ({}, *self.extra_passes):
             self._pass_params = pass_params
             for record in self.request_records(context):
-                record_id = record.get("id")
+                record_id = self.record_key(record)
                 if record_id in seen:
                     continue
                 seen.add(record_id)
                 yield record
         self._pass_params = {}
+
+    def record_key(self, record: dict[str, Any]) -> Any:
+        """What identifies a record within one project (de-duplication key)."""
+        return record.get("id")
 
     @cached_property
     def _datetime_fields(self) -> tuple[str, ...]:
@@ -148,6 +152,10 @@ class CohortsStream(_ListStream):
     name = "cohorts"
     resource = "cohorts"
     replication_key = "last_calculation"
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict:
+        """``cohort_people`` reads the members of each listed cohort."""
+        return {"cohort_id": record["id"]}
 
 
 class EventDefinitionsStream(_ListStream):

@@ -12,7 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_posthog import streams
+from tap_posthog import cohort_people, group_streams, product_streams, recording_streams, streams
 from tap_posthog.errors import PostHogAPIError
 from tap_posthog.events import EventsStream
 from tap_posthog.http import DEFAULT_LIMITS, RateBudget, RetryPolicy
@@ -29,6 +29,15 @@ STREAM_TYPES = [
     streams.PersonPropertyDefinitionsStream,
     streams.SessionPropertyDefinitionsStream,
     streams.AnnotationsStream,
+    product_streams.InsightsStream,
+    product_streams.DashboardsStream,
+    product_streams.ActionsStream,
+    product_streams.ExperimentsStream,
+    product_streams.SurveysStream,
+    group_streams.GroupTypesStream,
+    group_streams.GroupsStream,
+    recording_streams.SessionRecordingsStream,
+    cohort_people.CohortPeopleStream,
 ]
 
 
