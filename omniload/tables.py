@@ -29,9 +29,13 @@ class TableSpec:
 
 
 def _spec(
-    name: str, key: str | None, strategy: str = "merge", stream: str | None = None
+    name: str,
+    key: str | None,
+    strategy: str = "merge",
+    stream: str | None = None,
+    primary_key: tuple[str, ...] = ("id",),
 ) -> TableSpec:
-    return TableSpec(name, stream or name, ("id",), key, strategy)
+    return TableSpec(name, stream or name, primary_key, key, strategy)
 
 
 TABLES: dict[str, TableSpec] = {
@@ -47,6 +51,15 @@ TABLES: dict[str, TableSpec] = {
         _spec("property_definitions:session", "updated_at", stream="session_property_definitions"),
         _spec("annotations", "updated_at"),
         _spec("projects", None),
+        _spec("insights", "last_modified_at"),
+        _spec("dashboards", None),
+        _spec("actions", None),
+        _spec("experiments", "updated_at"),
+        _spec("surveys", None),
+        _spec("group_types", None, primary_key=("project_id", "group_type_index")),
+        _spec("groups", None, primary_key=("project_id", "group_type_index", "group_key")),
+        _spec("session_recordings", "start_time", primary_key=("project_id", "id")),
+        _spec("cohort_people", None, primary_key=("cohort_id", "id")),
     )
 }
 

@@ -125,14 +125,14 @@ class Truth:
         return None
 
     def ids(self, name: str, project_id: int | None = None) -> list[Any]:
-        """Primary keys of :meth:`records` in the same order (a tuple for :data:`KEYS` streams)."""
+        """Primary keys of :meth:`records` in the same order (a tuple for composite :data:`KEYS`)."""
         if name == "events":
             data = self._data
             with data.lock:
                 if (project_id or data.project_id) != data.project_id:
                     return []
                 return data.events.ids()
-        fields = KEYS.get(name)
-        if fields is None:
-            return [r["id"] for r in self.records(name, project_id)]
+        fields = KEYS.get(name, ("id",))
+        if len(fields) == 1:
+            return [r[fields[0]] for r in self.records(name, project_id)]
         return [tuple(r[f] for f in fields) for r in self.records(name, project_id)]

@@ -23,8 +23,8 @@ FURTHER_STREAMS = [
 
 def key_of(stream: str, record: dict[str, Any]) -> Any:
     """The record's key as ``Truth.ids`` gives it (a tuple for composite keys)."""
-    fields = KEYS.get(stream)
-    return record["id"] if fields is None else tuple(record[f] for f in fields)
+    fields = KEYS.get(stream, ("id",))
+    return record[fields[0]] if len(fields) == 1 else tuple(record[f] for f in fields)
 
 
 def _normal(value: Any) -> Any:

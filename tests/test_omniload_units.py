@@ -111,7 +111,9 @@ def test_table_map() -> None:
     assert set(TABLES) == {
         "persons", "feature_flags", "events", "cohorts", "event_definitions",
         "property_definitions:event", "property_definitions:person",
-        "property_definitions:session", "annotations", "projects",
+        "property_definitions:session", "annotations", "projects", "insights", "dashboards",
+        "actions", "experiments", "surveys", "group_types", "groups", "session_recordings",
+        "cohort_people",
     }  # fmt: skip
     assert resolve_table("events").strategy == "append"
     assert resolve_table("persons").incremental_key == "last_seen_at"
@@ -121,12 +123,16 @@ def test_table_map() -> None:
     spec = resolve_table("property_definitions:session")
     assert spec.stream == "session_property_definitions"
     assert spec.default_dest_table == "property_definitions_session"
-    assert all(t.primary_key == ("id",) for t in TABLES.values())
+    composite = {"group_types", "groups", "session_recordings", "cohort_people"}
+    assert all(t.primary_key == ("id",) for t in TABLES.values() if t.name not in composite)
+    assert resolve_table("groups").primary_key == ("project_id", "group_type_index", "group_key")
+    assert resolve_table("cohort_people").primary_key == ("cohort_id", "id")
+    assert resolve_table("insights").incremental_key == "last_modified_at"
     assert all(t.strategy == "merge" for t in TABLES.values() if t.name != "events")
 
 
 def test_table_errors() -> None:
-    with pytest.raises(UsageError, match="valid tables: annotations, cohorts"):
+    with pytest.raises(UsageError, match="valid tables: actions, annotations, cohort_people"):
         resolve_table("users")
     with pytest.raises(UsageError, match="needs a suffix"):
         resolve_table("property_definitions")

@@ -311,10 +311,19 @@ def wait_gone(pids: Iterable[int], timeout: float = 10.0) -> list[int]:
 # -- destination and scan -----------------------------------------------------------------
 
 
-def dest_ids(db: Path, table: str) -> list[str]:
-    """Ids in a destination table ([] when the file or table does not exist)."""
+def dest_ids(db: Path, table: str, columns: Sequence[str] = ("id",)) -> list[str]:
+    """Keys in a destination table ([] when the file or table does not exist).
+
+    One column gives ``str(value)``; several give ``str(tuple)``, as ``Truth.ids`` renders them.
+    """
     if not db.exists():
         return []
+    with duckdb.connect(str(db), read_only=True) as con:
+        try:
+            rows = con.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+        except duckdb.CatalogException:
+            return []
+    return [str(r[0]) if len(columns) == 1 else str(tuple(r)) for r in rows]
     with duckdb.connect(str(db), read_only=True) as con:
         try:
             return [str(r[0]) for r in con.execute(f"SELECT id FROM {table}").fetchall()]

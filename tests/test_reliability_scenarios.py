@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from omniload.tables import TABLES
+from tests.further import key_of
 from tests.test_reliability_kit import (
     Figures,
     Run,
@@ -39,7 +40,18 @@ SCRIPTED: dict[str, list[str]] = {
     "property_definitions:session": ["drop_mid_body"],
     "annotations": ["slow:1"],
     "projects": ["500"],
+    "insights": ["429"],
+    "dashboards": ["500"],
+    "actions": ["502"],
+    "experiments": ["503:1"],
+    "surveys": ["504"],
+    "group_types": ["drop_before_headers"],
+    "groups": ["drop_mid_body"],
+    "session_recordings": ["slow:1"],
+    "cohort_people": ["500"],
 }
+#: Request paths that differ from the table's name.
+_PATHS = {"group_types": "/groups_types/$", "cohort_people": "/cohorts/[0-9]+/persons/$"}
 _CHILD_MARKERS = {"tap": ("tap-posthog", "tap_posthog"),
                   "target": ("target-duckdb-guarded", "target_duckdb_guard")}  # fmt: skip
 
@@ -50,6 +62,8 @@ def fault_path(table: str) -> str:
         return r"^/api/projects/$"
     if table == "events":
         return r"/query/$"
+    if table in _PATHS:
+        return _PATHS[table]
     return "/" + table.split(":")[0] + "/$"
 
 
@@ -76,7 +90,9 @@ def heavy_table(ws: Workspace, table: str) -> Figures:
     fig.count_requests(ws.requests_since(mark))
     if run.returncode:
         _failed(fig, run)
-    fig.check(dest_ids(db, f"main.{spec.default_dest_table}"), ws.sim.truth.ids(spec.stream))
+    columns = [k for k in spec.primary_key if k != "project_id"]
+    got = dest_ids(db, f"main.{spec.default_dest_table}", columns)
+    fig.check(got, ws.sim.truth.ids(spec.stream))
     return fig
 
 
@@ -310,7 +326,7 @@ def heavy_tap_all_streams(
         _failed(fig, run)
     by_stream: dict[str, list[str]] = {}
     for record in records:
-        by_stream.setdefault(record["_stream"], []).append(str(record["id"]))
+        by_stream.setdefault(record["_stream"], []).append(str(key_of(record["_stream"], record)))
     got = [f"{s}:{i}" for s, ids in by_stream.items() for i in ids]
     fig.check(got, [f"{s}:{i}" for s in streams for i in ws.sim.truth.ids(s)])
     return fig
