@@ -125,7 +125,7 @@ class Truth:
         return None
 
     def ids(self, name: str, project_id: int | None = None) -> list[Any]:
-        """Primary keys of :meth:`records` in the same order (a tuple for composite :data:`KEYS`)."""
+        """Primary keys of :meth:`records` in the same order (tuples for composite :data:`KEYS`)."""
         if name == "events":
             data = self._data
             with data.lock:
