@@ -28,6 +28,21 @@ TABLES = {
     "person_property_definitions": "person_property_definitions",
     "session_property_definitions": "session_property_definitions",
     "annotations": "annotations",
+    "insights": "insights",
+    "dashboards": "dashboards",
+    "actions": "actions",
+    "experiments": "experiments",
+    "surveys": "surveys",
+    "group_types": "group_types",
+    "groups": "groups",
+    "session_recordings": "session_recordings",
+    "cohort_people": "cohort_people",
+}
+#: Key columns compared with ``Truth.ids`` where a table is not keyed by ``id`` alone.
+KEY_COLUMNS = {
+    "group_types": "group_type_index",
+    "groups": "group_type_index, group_key",
+    "cohort_people": "cohort_id, id",
 }
 
 
@@ -99,7 +114,9 @@ def test_meltano_run_loads_every_stream_exactly(clean_clone):
         con = duckdb.connect(str(db), read_only=True)
         try:
             for stream, table in TABLES.items():
-                ids = [row[0] for row in con.execute(f"SELECT id FROM posthog.{table}").fetchall()]
+                columns = KEY_COLUMNS.get(stream, "id")
+                rows = con.execute(f"SELECT {columns} FROM posthog.{table}").fetchall()
+                ids = [row[0] if len(row) == 1 else tuple(row) for row in rows]
                 truth = sim.truth.ids(stream)
                 assert len(ids) == len(truth), stream
                 assert {str(i) for i in ids} == {str(i) for i in truth}, stream
