@@ -57,8 +57,8 @@ def _messages(records: list[dict]) -> str:
 
 def _load(tmp_path: Path, command: list[str]) -> dict[str, dict]:
     db, config = tmp_path / "out.duckdb", tmp_path / "target.json"
-    config.write_text(json.dumps({"path": str(db), "default_target_schema": "raw",
-                                  "batch_size_rows": 7, "data_flattening_max_level": 0}))  # fmt: skip
+    settings = {"path": str(db), "default_target_schema": "raw", "batch_size_rows": 7}
+    config.write_text(json.dumps({**settings, "data_flattening_max_level": 0}))
     proc = subprocess.run([*command, "--config", str(config)],
                           input=_messages(_records()).encode(),
                           capture_output=True, timeout=120, check=False)  # fmt: skip
