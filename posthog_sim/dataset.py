@@ -57,6 +57,8 @@ class Dataset:
                 rng, self.forbidden_project_id, "Another org", "UTC", self.foreign_org_id
             ),
         }
+        # An empty JSON object and false values (see edge.py): nothing may turn them into NULL.
+        self.projects[self.other_project_id]["has_completed_onboarding_for"] = {}
         self.users = catalog.make_users(random.Random(f"{seed}:users"))
         self._generate_tables(config)
         self.events = EventStore(
