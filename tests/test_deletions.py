@@ -13,7 +13,9 @@ import pytest
 
 from omniload.relay import Relay
 from omniload.tables import TABLES
+from tests.helpers import tap_config
 from tests.rows import assert_table_matches, table_rows
+from tests.taprun import run_tap
 from tests.test_omniload_e2e import _args, _env, dest_ids, ingest
 
 WHOLE = sorted(name for name, spec in TABLES.items() if spec.stream != "events")
@@ -149,3 +151,23 @@ def test_unknown_deletions_mode_is_one_line(sim: Any, tmp_path: Path) -> None:
     assert last == "omniload: error: invalid --deletions 'soft'; choose one of hard, mark"
     assert "Traceback" not in proc.stderr
     assert not db.exists()
+
+
+@pytest.mark.parametrize("emit", [True, False])
+def test_tap_brackets_whole_reads_with_activate_version(sim: Any, emit: bool) -> None:
+    config = {**tap_config(sim), "emit_activate_version_messages": emit}
+    run = run_tap(config, streams=["feature_flags", "events"])
+    assert run.returncode == 0, run.stderr
+    kinds = [json.loads(line) for line in run.stdout.split("\n") if line]
+    flags = [(m["type"], m.get("version")) for m in kinds if m.get("stream") == "feature_flags"]
+    marks = [i for i, (kind, _) in enumerate(flags) if kind == "ACTIVATE_VERSION"]
+    events = [m for m in kinds if m.get("stream") == "events" and m["type"] == "ACTIVATE_VERSION"]
+    assert not events  # events are INCREMENTAL
+    if not emit:
+        assert marks == []
+        return
+    records = [i for i, (kind, _) in enumerate(flags) if kind == "RECORD"]
+    assert len(marks) == 2
+    assert marks[0] < min(records)
+    assert marks[1] > max(records)
+    assert len({version for _, version in flags if version is not None}) == 1
