@@ -28,6 +28,7 @@ _VALUE_FLAGS = (
     "interval_start",
     "interval_end",
     "progress",
+    "deletions",
 )
 _BOOL_FLAGS = ("full_refresh", "yes", "debug")
 
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--interval-start", help="ISO date/datetime, inclusive (UTC unless an offset is given)")
     add("--interval-end", help="ISO date/datetime, exclusive")
     add("--full-refresh", action="store_true", default=None, help="ignore state, replace table")
+    add("--deletions", help="hard (default) or mark: rows deleted in PostHog leave, or get "
+        "_sdc_deleted_at (whole-read tables, after a complete read)")  # fmt: skip
     add("--yes", "-y", action="store_true", default=None, help="do not ask for confirmation")
     add("--progress", help="interactive, log or json")
     add("--debug", action="store_true", default=None, help="show details on failure")
@@ -139,6 +142,7 @@ def _options(args: argparse.Namespace, env: dict[str, str]) -> Options:
         interval_end=args.interval_end,
         full_refresh=args.full_refresh,
         env_key=env.get(KEY_ENV),
+        deletions=args.deletions,
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from omniload import store
+from omniload import deletions, store
 from omniload.errors import RunError, UsageError
 from omniload.interval import Interval, iso_utc, parse_interval
 from omniload.pipeline import PairSpec, make_tmpdir, run_pair
@@ -45,6 +45,7 @@ class Options:
     interval_end: str | None = None
     full_refresh: bool = False
     env_key: str | None = None
+    deletions: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Plan:
     key_overridden: bool
     interval: Interval
     full_refresh: bool
+    deletions: str = deletions.DEFAULT_MODE
 
     @property
     def source_key(self) -> str:
@@ -91,6 +93,8 @@ class Plan:
             info["interval"] = self.interval.describe()
         if self.full_refresh:
             info["full_refresh"] = True
+        if self.table.stream != "events":
+            info["deletions"] = self.deletions
         return info
 
 
@@ -119,6 +123,11 @@ def make_plan(opts: Options) -> Plan:
         strategy = "replace"
     if interval.is_set and table.incremental_key is None:
         raise UsageError(f"{table.name} has no incremental key, so it cannot be loaded by interval")
+    mode = (opts.deletions or deletions.DEFAULT_MODE).strip().lower()
+    if mode not in deletions.MODES:
+        raise UsageError(
+            f"invalid --deletions {opts.deletions!r}; choose one of {', '.join(deletions.MODES)}"
+        )
     keys = tuple(k.strip() for item in opts.primary_key for k in item.split(",") if k.strip())
     if opts.primary_key and not keys:
         raise UsageError("--primary-key is empty")
@@ -132,6 +141,7 @@ def make_plan(opts: Options) -> Plan:
         key_overridden=bool(keys),
         interval=interval,
         full_refresh=opts.full_refresh,
+        deletions=mode,
     )
 
 
@@ -180,6 +190,8 @@ def _tap_config(plan: Plan) -> dict[str, Any]:
     config: dict[str, Any] = {
         "project_id": plan.source.project_id,
         "base_url": plan.source.base_url,
+        # Whole-read streams announce a complete read (deletions.py); events ignore it.
+        "emit_activate_version_messages": True,
     }
     if plan.table.stream == "events":
         if plan.interval.start is not None:
@@ -239,6 +251,8 @@ def run(plan: Plan, reporter: Reporter) -> dict[str, Any]:
         if ticker is not None:
             ticker.stop()
         new_state = result.state if plan.saves_state else None
+        # Deletions only after a complete read of a whole-read table, never for an interval.
+        drop_missing = result.complete_whole_read and not plan.interval.is_set
         rows_loaded = store.apply(
             db_path,
             store.ApplyPlan(
@@ -252,6 +266,7 @@ def run(plan: Plan, reporter: Reporter) -> dict[str, Any]:
                 interval=plan.interval,
                 incremental_key=plan.table.incremental_key,
                 new_state=new_state,
+                deletions=plan.deletions if drop_missing else None,
             ),
         )
     except BaseException:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from omniload.deletions import reads_whole
 from omniload.errors import RunError
 from omniload.relay import Relay
 from omniload.spool import SpoolWriter
@@ -80,6 +81,8 @@ class PairResult:
     records: int
     state: dict | None
     logs: dict[str, str] = field(default_factory=dict)
+    #: The catalog declares the stream FULL_TABLE and the tap announced a complete read.
+    complete_whole_read: bool = False
 
 
 def _tail(path: Path, limit: int = 64_000) -> str:
@@ -272,7 +275,10 @@ def run_pair(spec: PairSpec, tmp: Path) -> PairResult:
         error = _tap_error(texts["tap"], tap_rc, spec.api_key)
     if error is not None:
         raise _with_detail(error, texts, spec.api_key)
-    return PairResult(relay.records, relay.last_state, texts)
+    whole = reads_whole(tmp / "catalog.json", spec.stream)
+    return PairResult(
+        relay.records, relay.last_state, texts, whole and spec.stream in relay.completed_streams
+    )
 
 
 def _pump(relay: Relay, src: int, dst: int) -> RunError | None:

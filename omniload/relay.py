@@ -3,6 +3,8 @@
 Chunks are forwarded line-aligned. RECORD lines are counted with a byte search, the last STATE
 line is kept (the tap's, not the target's: target-duckdb 0.8.0 can echo a stale final state),
 and SCHEMA lines get new ``key_properties`` when ``--primary-key`` overrides the table's key.
+A stream whose ``ACTIVATE_VERSION`` arrives twice with one version was read completely (the
+tap repeats it after the last record of a whole read).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ def _markers(kind: str) -> tuple[bytes, ...]:
 RECORD = _markers("RECORD")
 STATE = _markers("STATE")
 SCHEMA = _markers("SCHEMA")
+ACTIVATE_VERSION = _markers("ACTIVATE_VERSION")
 
 
 def count_lines(block: bytes, markers: tuple[bytes, ...]) -> int:
@@ -56,6 +59,7 @@ class Relay:
         self.schemas = 0
         self.last_state_line: bytes | None = None
         self._carry = b""
+        self._versions: dict[str, list[object]] = {}
 
     def feed(self, chunk: bytes) -> bytes:
         """Take a chunk of tap output; return the complete lines to forward."""
@@ -91,7 +95,25 @@ class Relay:
             self.last_state_line = state
         if any(marker in block for marker in SCHEMA):
             block = self._rewrite_schemas(block)
+        if any(marker in block for marker in ACTIVATE_VERSION):
+            self._note_versions(block)
         return block
+
+    @property
+    def completed_streams(self) -> set[str]:
+        """Streams whose ``ACTIVATE_VERSION`` was announced again after their records."""
+        return {s for s, seen in self._versions.items() if len(seen) > len(set(seen))}
+
+    def _note_versions(self, block: bytes) -> None:
+        for line in block.split(b"\n"):
+            if line.startswith(ACTIVATE_VERSION):
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                self._versions.setdefault(str(message.get("stream")), []).append(
+                    message.get("version")
+                )
 
     def _rewrite_schemas(self, block: bytes) -> bytes:
         lines = block.split(b"\n")

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from omniload import deletions
 from omniload.errors import RunError
 from omniload.interval import Interval
 from omniload.uri import DestTable
@@ -122,6 +123,8 @@ class ApplyPlan:
     interval: Interval = field(default_factory=Interval)
     incremental_key: str | None = None
     new_state: dict | None = None
+    #: ``hard``/``mark`` after a complete whole read (see ``deletions.py``); None: keep rows.
+    deletions: str | None = None
 
 
 def columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
@@ -260,6 +263,10 @@ def apply(path: Path, plan: ApplyPlan) -> int:
                 rows = _replace(con, plan, dest, stage_cols)
             elif stage_cols:
                 rows = _load_into_existing(con, plan, dest, stage_cols)
+                if plan.deletions:
+                    stage = _fq(con, plan.stage_schema, plan.stage_table)
+                    key = _check_key(plan, stage_cols)
+                    deletions.apply(con, dest, stage, key, plan.deletions)
             else:
                 rows = 0
             if plan.new_state is not None:

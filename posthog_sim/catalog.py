@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import edge
 from .events import EVENT_PROPERTY_KEYS, EVENT_WEIGHTS
 from .ids import uuid4_like
 from .people import PERSON_PROPERTY_KEYS
@@ -66,12 +68,15 @@ def make_flags(
         if updated is not None and updated < when:
             updated = when
         status = "deleted" if deleted else "archived" if archived else "active"
+        filters = _flag_filters(rng)
+        if edge.picked(i):  # payloads are JSON text in PostHog
+            filters["payloads"] = {"true": json.dumps(edge.properties(i), ensure_ascii=False)}
         flags.append(
             {
                 "id": 100 + i,
-                "name": f"Flag number {i}",
+                "name": "" if i % 7 == 3 else f"Flag number {i}",  # name is optional (blank)
                 "key": f"flag-{i}",
-                "filters": _flag_filters(rng),
+                "filters": filters,
                 "deleted": deleted,
                 "active": active,
                 "archived": archived,
@@ -142,7 +147,7 @@ def make_cohorts(
             {
                 "id": 10 + i,
                 "name": f"Cohort {i}",
-                "description": "",
+                "description": edge.text(i) if edge.picked(i) else "",
                 "groups": [],
                 "deleted": rng.random() < 0.15,
                 "filters": {
@@ -155,7 +160,9 @@ def make_cohorts(
                                     {
                                         "key": "plan",
                                         "type": "person",
-                                        "value": ["pro"],
+                                        "value": ["pro", "", edge.UNICODE]
+                                        if edge.picked(i, 3)
+                                        else ["pro"],
                                         "operator": "exact",
                                         "negation": False,
                                     }
@@ -194,7 +201,7 @@ def make_event_definitions(
                 "id": uuid4_like(rng),
                 "name": name,
                 "owner": None,
-                "description": None,
+                "description": ("" if i % 2 else edge.text(i)) if edge.picked(name) else None,
                 "tags": [],
                 "created_at": created,
                 "updated_at": _ago(rng, anchor, 60),
@@ -235,7 +242,7 @@ def make_property_definitions(
             {
                 "id": uuid4_like(rng),
                 "name": name,
-                "description": None,
+                "description": edge.text(len(rows)) if edge.picked(name) else None,
                 "tags": [],
                 "is_numerical": numeric,
                 "updated_at": _ago(rng, anchor, 90),
@@ -286,7 +293,13 @@ def make_annotations(
         rows.append(
             {
                 "id": first_id + i,
-                "content": f"Release 2.{i}.0 ✨" if i % 4 == 0 else f"Note {i}",
+                "content": f"Release 2.{i}.0 ✨"
+                if i % 4 == 0
+                else edge.text(i)
+                if i % 4 == 1
+                else ""
+                if i % 9 == 6
+                else f"Note {i}",
                 "date_marker": created + timedelta(minutes=rng.randrange(0, 600)),
                 "creation_type": rng.choice(("USR", "GIT")),
                 "dashboard_item": 500 + i if scope == "dashboard_item" else None,

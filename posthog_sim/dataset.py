@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import catalog, product
+from . import catalog, product, removal
 from .cohort_members import make_memberships
 from .config import SimConfig
 from .events import EventStore
@@ -61,6 +61,10 @@ class Dataset:
                 rng, self.forbidden_project_id, "Another org", "UTC", self.foreign_org_id
             ),
         }
+        # An empty JSON object and false values (see edge.py): nothing may turn them into NULL.
+        self.projects[self.other_project_id]["has_completed_onboarding_for"] = {}
+        #: Hard-deleted rows per stream, kept so that ``restore_row`` can put them back.
+        self.removed: dict[str, dict[Any, dict[str, Any]]] = {}
         self.users = catalog.make_users(random.Random(f"{seed}:users"))
         self._generate_tables(config)
         self.events = EventStore(
@@ -221,6 +225,16 @@ class Dataset:
         """Delete a person: the row stays as a hidden offset slot, like a deleted/merged person."""
         with self.lock:
             self._find(self.persons, person_id, "person")["_hidden"] = True
+
+    def delete_row(self, stream: str, row_id: Any) -> None:
+        """Delete one row of a whole-read stream as PostHog does (see ``removal.py``)."""
+        with self.lock:
+            removal.set_deleted(self, stream, row_id, True)
+
+    def restore_row(self, stream: str, row_id: Any) -> None:
+        """Undo :meth:`delete_row`: the same row is listed again."""
+        with self.lock:
+            removal.set_deleted(self, stream, row_id, False)
 
     def touch_feature_flag(self, flag_id: int) -> None:
         """Change a flag's filters and bump its updated_at and version."""

@@ -6,6 +6,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import edge
 from .ids import uuid7_like
 from .times import to_epoch_us
 
@@ -44,6 +45,8 @@ def _person(
         distinct_ids = [email, anon]
     if rng.random() < 0.2:
         props["company"] = {"name": "Acme", "seats": rng.randrange(1, 500)}
+    if edge.picked(pid):
+        props.update(edge.properties(len(distinct_ids)))
     last_seen = None
     if rng.random() > 0.15:
         span = max(1.0, (anchor - created).total_seconds())

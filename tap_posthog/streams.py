@@ -24,10 +24,18 @@ if TYPE_CHECKING:
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 _SECRET_KEYS = frozenset({"secret_api_token", "secret_api_token_backup"})
+FULL_TABLE = "FULL_TABLE"
 
 
 class _ListStream(PostHogStream):
-    """A project-scoped DRF list endpoint paged with ``limit``/``offset`` ``next`` links."""
+    """A project-scoped DRF list endpoint paged with ``limit``/``offset`` ``next`` links.
+
+    Read whole every run, so the stream declares Singer's ``FULL_TABLE`` replication method
+    (omniload derives deletion detection from it). With ``emit_activate_version_messages``
+    it brackets the records with two ``ACTIVATE_VERSION`` messages of the same version: the
+    SDK's before the first record, and one after the last record of a complete read, which
+    tells a target that every row absent from this version is gone from PostHog.
+    """
 
     primary_keys: ClassVar[tuple[str, ...]] = ("id",)
     #: Path below ``/api/projects/{project_id}/``.
@@ -61,6 +69,11 @@ class _ListStream(PostHogStream):
 
     _pass_params: dict[str, str] = {}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Declare the stream ``FULL_TABLE`` (a catalog may still override it)."""
+        super().__init__(*args, **kwargs)
+        self.forced_replication_method = FULL_TABLE
+
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Read every pass, emitting each id once."""
         seen: set[Any] = set()
@@ -73,6 +86,13 @@ class _ListStream(PostHogStream):
                 seen.add(record_id)
                 yield record
         self._pass_params = {}
+        self._announce_complete_read()
+
+    def _announce_complete_read(self) -> None:
+        """After the last record of a complete read, repeat the SDK's ``ACTIVATE_VERSION``."""
+        version = self._stream_version
+        if self.emit_activate_version_messages and version is not None:
+            self._write_activate_version_message(version)
 
     def record_key(self, record: dict[str, Any]) -> Any:
         """What identifies a record within one project (de-duplication key)."""

@@ -145,6 +145,18 @@ class TapPostHog(Tap):
             description="Rows per page on the REST list endpoints (all streams but events).",
         ),
         th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType(),
+            default=False,
+            title="Emit ACTIVATE_VERSION Messages",
+            description=(
+                "Mark the whole-read streams (all but events) with ACTIVATE_VERSION messages: one "
+                "before the first record and one after the last record of a complete read, so a "
+                "target can remove rows deleted in PostHog. Off by default: some targets act on "
+                "the first message alone."
+            ),
+        ),
+        th.Property(
             "request_timeout",
             th.NumberType(minimum=1),
             default=120,

@@ -1,4 +1,4 @@
-"""Entry point: patch target-duckdb, force exact defaults, then run its ``main()``."""
+"""Entry point: patch target-duckdb (rows, values, speed), force exact defaults, run ``main()``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from target_duckdb_guard.exact import apply_exact
 from target_duckdb_guard.patch import (
     PATCHED_VERSION,
     apply_patch,
@@ -39,8 +40,11 @@ def main() -> None:
 
     applied, reason = apply_patch()
     _log(f"COPY HEADER fix {'applied' if applied else 'skipped'} ({reason})")
-    if installed_version() == PATCHED_VERSION and apply_speedups(target_duckdb, DbSync):
-        _log(f"fast record path for target-duckdb {PATCHED_VERSION} installed")
+    if installed_version() == PATCHED_VERSION:
+        if apply_exact(DbSync):
+            _log("exact load path installed (empty strings, 0, false, NUL and big integers kept)")
+        if apply_speedups(target_duckdb, DbSync):
+            _log(f"fast record path for target-duckdb {PATCHED_VERSION} installed")
     target_duckdb.persist_lines = _wrap_persist_lines(target_duckdb.persist_lines)
     target_duckdb.main()
 

@@ -5,7 +5,8 @@ Profiling 50,000 PostHog events through target-duckdb 0.8.0 showed two thirds of
 the CSV row), and most of the rest in stdlib ``json``. With ``data_flattening_max_level`` 0
 (forced by the guard) flattening is only "JSON-encode dicts, lists and object|array columns",
 so both methods are rewritten for that case with per-stream precomputed column lists; lines
-are decoded with msgspec. Other flattening levels keep the original code.
+are decoded with msgspec. Other flattening levels keep the code installed before (the exact
+flattening of ``exact.py``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _json_columns(flatten_schema: dict[str, Any]) -> frozenset[str]:
 
 
 def record_to_flattened(self: Any, record: dict[str, Any]) -> list[Any]:
-    """CSV row for ``record``: like 0.8.0's, without building a flattened dict first."""
+    """CSV row for ``record``: like :func:`exact.record_to_flattened`, without a flattened dict."""
     if self.data_flattening_max_level:
         return self._omniload_original_to_flattened(record)
     json_columns = self.__dict__.get("_omniload_json_columns")
@@ -54,7 +55,7 @@ def record_to_flattened(self: Any, record: dict[str, Any]) -> list[Any]:
             value = _dump(value)
         elif name in json_columns:
             value = json.dumps(value)
-        row.append(value if (value == 0 or value) else None)
+        row.append(value)  # "", 0 and false stay (0.8.0 turned every falsy value into NULL)
     return row
 
 

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from posthog_sim import SimConfig, Simulator
+from tests.rows import assert_table_matches
 
 ROOT = Path(__file__).resolve().parents[1]
 MELTANO_VENV = ROOT / ".venv-meltano"
@@ -37,12 +38,6 @@ TABLES = {
     "groups": "groups",
     "session_recordings": "session_recordings",
     "cohort_people": "cohort_people",
-}
-#: Key columns compared with ``Truth.ids`` where a table is not keyed by ``id`` alone.
-KEY_COLUMNS = {
-    "group_types": "group_type_index",
-    "groups": "group_type_index, group_key",
-    "cohort_people": "cohort_id, id",
 }
 
 
@@ -101,24 +96,29 @@ def test_meltano_run_loads_every_stream_exactly(clean_clone):
             text=True,
         )
         assert install.returncode == 0, install.stderr[-3000:]
-        result = subprocess.run(
-            [str(meltano), "run", "tap-posthog", "target-duckdb"],
-            cwd=clean_clone,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert result.returncode == 0, result.stderr[-4000:]
-        assert sim.api_key not in result.stdout + result.stderr
-        con = duckdb.connect(str(db), read_only=True)
-        try:
-            for stream, table in TABLES.items():
-                columns = KEY_COLUMNS.get(stream, "id")
-                rows = con.execute(f"SELECT {columns} FROM posthog.{table}").fetchall()
-                ids = [row[0] if len(row) == 1 else tuple(row) for row in rows]
-                truth = sim.truth.ids(stream)
-                assert len(ids) == len(truth), stream
-                assert {str(i) for i in ids} == {str(i) for i in truth}, stream
-        finally:
-            con.close()
+
+        def run() -> None:
+            result = subprocess.run(
+                [str(meltano), "run", "tap-posthog", "target-duckdb"],
+                cwd=clean_clone,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            assert result.returncode == 0, result.stderr[-4000:]
+            assert sim.api_key not in result.stdout + result.stderr
+
+        run()
+        for stream, table in TABLES.items():  # every column of every row
+            assert_table_matches(db, f"posthog.{table}", sim, stream)
+        # target-duckdb 0.8.0 ignores ACTIVATE_VERSION (persist_lines only logs it) and its
+        # hard_delete needs records carrying _sdc_deleted_at, which PostHog's lists never
+        # contain: a flag deleted in PostHog stays in the Meltano copy (README, "Deletions").
+        gone = sim.truth.ids("feature_flags")[0]
+        sim.data.delete_row("feature_flags", gone)
+        env["TAP_POSTHOG_EMIT_ACTIVATE_VERSION_MESSAGES"] = "true"
+        run()
+        with duckdb.connect(str(db), read_only=True) as con:
+            ids = {r[0] for r in con.execute("SELECT id FROM posthog.feature_flags").fetchall()}
+        assert gone in ids

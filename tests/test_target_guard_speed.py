@@ -1,4 +1,4 @@
-"""The guard's fast record path produces what target-duckdb 0.8.0's own code produces."""
+"""The guard's fast record path produces what the guard's exact flattening produces."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 from target_duckdb.db_sync import DbSync
 
-from target_duckdb_guard import speed
+from target_duckdb_guard import exact, speed
 
 SCHEMA = {
     "stream": "events",
@@ -35,17 +35,21 @@ RECORDS = [
 ]
 
 
+class _Exact(DbSync):
+    record_to_flattened = exact.record_to_flattened
+
+
 class _Fast(DbSync):
     record_to_flattened = speed.record_to_flattened
     record_primary_key_string = speed.record_primary_key_string
-    _omniload_original_to_flattened = DbSync.record_to_flattened
+    _omniload_original_to_flattened = exact.record_to_flattened
     _omniload_original_pk_string = DbSync.record_primary_key_string
 
 
 def _normalise(row):
     out = []
     for value in row:
-        if isinstance(value, str) and value[:1] in "[{":
+        if isinstance(value, str) and value.startswith(("[", "{")):
             value = json.loads(value)
         out.append(value)
     return out
@@ -54,7 +58,7 @@ def _normalise(row):
 @pytest.mark.parametrize("record", RECORDS, ids=[r["id"] for r in RECORDS])
 def test_fast_path_matches_original(record):
     config = {"data_flattening_max_level": 0, "default_target_schema": "s", "path": ":memory:"}
-    original = DbSync(None, config, SCHEMA)
+    original = _Exact(None, config, SCHEMA)
     fast = _Fast(None, config, SCHEMA)
     assert _normalise(fast.record_to_flattened(record)) == _normalise(
         original.record_to_flattened(record)

@@ -1,0 +1,83 @@
+"""Deleting and restoring rows of the whole-read tables, the way PostHog hides deleted rows.
+
+- Feature flags, cohorts and annotations are soft-deleted: the row keeps ``deleted=True`` and
+  the list leaves it out (products/feature_flags/backend/api/feature_flag.py
+  ``filter(deleted=False)``; the cohort viewset excludes deleted; products/annotations/
+  backend/api/annotation.py excludes deleted rows).
+- A deleted person drops out of the persons list (posthog/queries/person_query.py
+  ``HAVING max(is_deleted) = 0``); here it becomes a hidden offset slot.
+- Definitions and projects are hard-deleted (``destroy`` on posthog/api/event_definition.py,
+  posthog/taxonomy/property_definition_api.py, posthog/api/project.py): the row is removed and
+  kept aside so a test can put the same row back ("restore").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Whole-read streams and how each one is deleted.
+SOFT_FLAG = {"feature_flags": "flags", "cohorts": "cohorts"}
+HARD = ("event_definitions", "event_property_definitions", "person_property_definitions",
+        "session_property_definitions", "projects")  # fmt: skip
+STREAMS = ("persons", *SOFT_FLAG, "annotations", *HARD)
+
+
+def _rows(data: Any, stream: str) -> list[dict[str, Any]]:
+    if stream == "persons":
+        return data.persons
+    if stream in SOFT_FLAG:
+        return getattr(data, SOFT_FLAG[stream])
+    if stream == "annotations":
+        return [row for rows in data.annotations.values() for row in rows]
+    if stream == "event_definitions":
+        return data.event_definitions
+    if stream.endswith("_property_definitions"):
+        return data.property_definitions[stream.split("_")[0]]
+    raise KeyError(f"no deletable stream {stream!r}; expected one of {STREAMS}")
+
+
+def _find(rows: list[dict[str, Any]], row_id: Any, stream: str) -> dict[str, Any]:
+    for row in rows:
+        if row["id"] == row_id:
+            return row
+    raise KeyError(f"no {stream} row with id {row_id!r}")
+
+
+def set_deleted(data: Any, stream: str, row_id: Any, deleted: bool) -> None:
+    """Delete (``deleted=True``) or restore one row of ``stream`` (caller holds the lock)."""
+    if stream == "projects":
+        _set_project(data, row_id, deleted)
+    elif stream in HARD:
+        _set_hard(data, stream, row_id, deleted)
+    elif stream == "persons":
+        _find(data.persons, row_id, stream)["_hidden"] = deleted
+    else:
+        row = _find(_rows(data, stream), row_id, stream)
+        row["deleted"] = deleted
+        if stream == "feature_flags":
+            row["status"] = "deleted" if deleted else "archived" if row["archived"] else "active"
+
+
+def _set_hard(data: Any, stream: str, row_id: Any, deleted: bool) -> None:
+    rows = _rows(data, stream)
+    removed = data.removed.setdefault(stream, {})
+    if deleted:
+        row = _find(rows, row_id, stream)
+        rows.remove(row)
+        removed[row_id] = row
+    elif row_id in removed:
+        rows.append(removed.pop(row_id))
+    else:
+        _find(rows, row_id, stream)  # present already, or unknown: KeyError
+
+
+def _set_project(data: Any, project_id: int, deleted: bool) -> None:
+    removed = data.removed.setdefault("projects", {})
+    if project_id == data.project_id:
+        raise ValueError("the main project cannot be deleted (every other table lives in it)")
+    if deleted:
+        if project_id not in data.projects:
+            raise KeyError(f"no projects row with id {project_id!r}")
+        removed[project_id] = data.projects.pop(project_id)
+    elif project_id in removed:
+        data.projects[project_id] = removed.pop(project_id)
