@@ -187,7 +187,10 @@ class Tables:
                 "created_ms": pa.array(
                     [int(p["created_at"].timestamp() * 1000) for p in rows], pa.int64()
                 ),
-                "properties": [json.dumps(p["properties"], ensure_ascii=False) for p in rows],
+                "properties": [
+                    json.dumps(p["properties"], ensure_ascii=False, separators=(",", ":"))
+                    for p in rows
+                ],
                 "is_identified": pa.array([int(p["is_identified"]) for p in rows], pa.int8()),
                 "is_deleted": pa.array([int(deleted)] * len(rows), pa.int8()),
                 "version": pa.array([p["_version"] for p in rows], pa.uint64()),

@@ -79,7 +79,7 @@ class Database:
                 raise ClickHouseError(message, _code(message)) from exc
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> Result:
-        """Run a SELECT; datetimes come back as epoch-second strings with six decimals.
+        """Run a SELECT; datetimes come back as ISO text in UTC (``date_time_output_format='iso'``).
 
         ``rows_read``/``bytes_read`` are ClickHouse's storage read statistics
         (``storage_rows_read``): chDB's plain ``rows_read`` counts result rows instead.

@@ -22,7 +22,7 @@ from .times import to_epoch_us, to_utc, utc_now
 # DateTime64 range starts in 1900; 1970-01-01 itself and the microsecond before it are included.
 _EXTREME_STAMPS_US = (
     -2_208_988_800_000_000 + 500_000,  # 1900-01-01T00:00:00.5Z
-    -299_592_000_000_000,  # 1960-07-03T12:00:00Z
+    -299_592_000_000_000,  # 1960-07-04T12:00:00Z
     -1,  # 1969-12-31T23:59:59.999999Z
     0,  # 1970-01-01T00:00:00Z
     4_102_444_800_000_000,  # 2100-01-01T00:00:00Z

@@ -12,7 +12,8 @@ PostHog behaviours printed here:
 - ``toDateTime(x[, tz])`` -> ``parseDateTime64BestEffortOrNull(x, 6, tz)`` (tz defaults to the
   project's), or ``toDateTime`` for a datetime/date/int argument; ``toUUID(x)`` ->
   ``accurateCastOrNull(x, 'UUID')`` (posthog/hogql/functions/clickhouse/conversions.py);
-- datetime fields print as ``toTimeZone(<field>, <project tz>)``;
+- datetime fields print as ``toTimeZone(<field>, <project tz>)`` (bare inside comparisons,
+  where the zone cannot change the result and the bare column keeps the index usable);
 - no ``ifNull`` around comparisons that involve ``events.timestamp`` (``visit_compare_operation``);
 - every query is filtered on ``team_id`` (PostHog adds ``equals(<table>.team_id, <team>)``);
 - a LIMIT above the row cap is silently lowered to it (``visit_select_query``); without LIMIT,
@@ -159,6 +160,7 @@ class _Ctx:
     table: str = "events"
     alias: str = "events"
     select_aliases: set[str] = field(default_factory=set)
+    in_comparison: bool = False
 
     def add_value(self, value: Any) -> str:
         """Bind ``value`` as a parameter, PostHog's ``hogql_val_N``."""
@@ -323,7 +325,7 @@ class Printer:
                 f"replaceRegexpAll(nullIf(nullIf(JSONExtractRaw({column}, {keys}), ''), "
                 f"'null'), '^\"|\"$', '')"
             )
-        if kind == "datetime":
+        if kind == "datetime" and not ctx.in_comparison:
             return f"toTimeZone({column}, {ctx.add_value(self.tz)})"
         return column
 
@@ -378,7 +380,13 @@ class Printer:
             raise HogQLError(f"Unsupported comparison operator in the simulator: {op}")
         # PostHog omits ifNull(..., 0) when events.timestamp takes part, to keep the index
         # usable; in a WHERE clause both forms select the same rows, so none is printed here.
-        return f"{name}({self._expr(left, ctx)}, {self._expr(right, ctx)})"
+        # Datetime fields are compared bare: a time zone does not change the instant, and
+        # chDB's ClickHouse uses the sort key and partition index only on the bare column.
+        outer, ctx.in_comparison = ctx.in_comparison, True
+        try:
+            return f"{name}({self._expr(left, ctx)}, {self._expr(right, ctx)})"
+        finally:
+            ctx.in_comparison = outer
 
     def _visit_Call(self, node: dict[str, Any], ctx: _Ctx) -> str:
         name = str(node.get("name"))

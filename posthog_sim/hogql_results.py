@@ -3,20 +3,19 @@
 PostHog's query view returns ``Response(result.model_dump())`` through ``SafeJSONRenderer``,
 ``orjson.dumps(data, option=orjson.OPT_UTC_Z)`` (posthog/renderers.py): a datetime is RFC 3339
 in its column's time zone, ``Z`` when the offset is zero, with microseconds only when they are
-non-zero. ClickHouse hands datetimes over here as epoch seconds (``date_time_output_format =
-'unix_timestamp'``), so the time zone comes from the column type, as clickhouse-driver does.
+non-zero. ClickHouse hands datetimes over here in UTC (``date_time_output_format = 'iso'``; its
+'unix_timestamp' output garbles fractions before 1970), and the time zone comes from the column
+type, as clickhouse-driver does.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TZ_IN_TYPE = re.compile(r"DateTime(?:64)?\((?:\d+\s*,\s*)?'([^']+)'\)")
 
 
@@ -32,28 +31,20 @@ def _zone(name: str) -> tzinfo:
 
 
 class _Renderer:
-    """Epoch-second text -> RFC 3339 in one zone (offsets cached per quarter hour)."""
+    """ClickHouse ISO text (UTC) -> RFC 3339 in one zone (offsets cached per quarter hour)."""
 
     def __init__(self, tz: tzinfo) -> None:
         self.tz = tz
         self._cache: dict[int, tuple[timedelta, str]] = {}
 
     def __call__(self, text: str) -> str:
-        if "." in text and not text.startswith("-"):
-            whole, _, frac = text.partition(".")
-            micros = int(whole) * 1_000_000 + int(frac[:6].ljust(6, "0"))
-        else:
-            micros = int(Decimal(text) * 1_000_000)
-        utc = _EPOCH + timedelta(microseconds=micros)
-        key = micros // 900_000_000
+        utc = datetime.fromisoformat(text)
+        key = (utc.year, utc.month, utc.day, utc.hour, utc.minute // 15)
         hit = self._cache.get(key)
         if hit is None:
             offset = utc.astimezone(self.tz).utcoffset() or timedelta(0)
-            suffix = (
-                "Z"
-                if not offset
-                else datetime(2000, 1, 1, tzinfo=timezone(offset)).isoformat()[19:]
-            )
+            fixed = datetime(2000, 1, 1, tzinfo=timezone(offset))
+            suffix = "Z" if not offset else fixed.isoformat()[19:]
             hit = self._cache[key] = (offset, suffix)
         return (utc + hit[0]).replace(tzinfo=None).isoformat() + hit[1]
 

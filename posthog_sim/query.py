@@ -37,7 +37,7 @@ REFRESH_MODES = {
 }
 # Output settings only: how ClickHouse hands values to the simulator (not PostHog behaviour).
 _SETTINGS = (
-    " SETTINGS readonly=2, date_time_output_format='unix_timestamp', "
+    " SETTINGS readonly=2, date_time_output_format='iso', "
     "output_format_json_quote_64bit_integers=0, output_format_json_quote_decimals=0, "
     "session_timezone='UTC', max_execution_time=60"
 )
