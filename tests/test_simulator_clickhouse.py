@@ -70,6 +70,17 @@ def test_too_slow_512_and_memory_513(sim_factory):
     assert _query(memory, "SELECT count() FROM events").status_code == 200  # metadata only
 
 
+@pytest.mark.parametrize(("fault", "status", "detail"), [
+    ("query_timeout_default", 504, TIMEOUT_DETAIL), ("query_too_slow", 512, TOO_SLOW_DETAIL),
+    ("query_memory", 513, MEMORY_DETAIL), ("query_memory:504", 504, MEMORY_DETAIL)])
+def test_scripted_query_failures(sim_factory, fault, status, detail):
+    sim = sim_factory(n_events=50, tie_groups=())
+    sim.faults.script(r"/query/", [fault])
+    failed = _query(sim, "SELECT count() FROM events")
+    assert (failed.status_code, failed.json()["detail"]) == (status, detail)
+    assert _query(sim, "SELECT count() FROM events").json()["results"] == [[50]]
+
+
 def test_failure_cache_serves_the_failure_after_three_timeouts(sim_factory):
     sim = sim_factory(n_events=500, tie_groups=(), query_max_rows_read=10,
                       query_failure_cache=True, time_scale=1.0)
