@@ -21,6 +21,8 @@ KINDS = (
     "slow",
     "query_timeout",
 )
+# Scripted only (the random profiles never draw them): PostHog's other query failures.
+QUERY_LIMIT_KINDS = ("query_timeout_default", "query_too_slow", "query_memory")
 PROFILE_RATES = {"none": 0.0, "light": 0.03, "heavy": 0.20}
 # (kind, weight) mix used by the random profiles; 429 and 503 wait 1 s.
 _PROFILE_MIX: tuple[tuple[str, int], ...] = (
@@ -47,8 +49,10 @@ class Fault:
     def parse(cls, spec: str) -> Fault:
         """Parse ``"429"``, ``"429:5"``, ``"503:2"``, ``"slow:1.5"`` and the plain kinds."""
         kind, _, arg = spec.partition(":")
-        if kind not in KINDS:
-            raise ValueError(f"unknown fault kind {spec!r}; expected one of {KINDS}")
+        if kind not in KINDS + QUERY_LIMIT_KINDS:
+            raise ValueError(
+                f"unknown fault kind {spec!r}; expected one of {KINDS + QUERY_LIMIT_KINDS}"
+            )
         default = {"slow": 1.0, "429": 1.0, "503": 1.0}.get(kind, 0.0)
         return cls(kind, float(arg) if arg else default)
 
@@ -126,7 +130,7 @@ class FaultInjector:
                 return None
             self._spared.add(fingerprint)
             fault = Fault.parse(self._weighted(choice))
-            if fault.kind == "query_timeout" and "/query" not in path:
+            if fault.kind.startswith("query_") and "/query" not in path:
                 fault = Fault("500", 0.0)
             if fault.kind == "slow":
                 fault = Fault("slow", round(slow, 2))

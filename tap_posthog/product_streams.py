@@ -32,6 +32,7 @@ class InsightsStream(_ListStream):
     name = "insights"
     resource = "insights"
     replication_key = "last_modified_at"
+    reads_whole = False  # incremental: a run sees only what changed since the bookmark
     endpoint_class = "analytics"  # ClickHouse burst/sustained throttles
     params: ClassVar[dict[str, str]] = {"basic": "true"}
 

@@ -33,6 +33,7 @@ class SessionRecordingsStream(_ListStream):
     resource = "session_recordings"
     primary_keys: ClassVar[tuple[str, ...]] = ("project_id", "id")
     replication_key = "start_time"
+    reads_whole = False  # incremental: a run sees only what changed since the bookmark
     endpoint_class = "analytics"  # ClickHouse burst/sustained throttles
 
     def get_new_paginator(self) -> HasNextOffsetPaginator:

@@ -44,6 +44,9 @@ class _ListStream(PostHogStream):
     params: ClassVar[dict[str, str]] = {}
     #: Extra passes with other fixed parameters (e.g. archived flags).
     extra_passes: ClassVar[tuple[dict[str, str], ...]] = ()
+    #: True when every run reads the whole list (``FULL_TABLE``: rows absent from a complete
+    #: read are gone from PostHog); False for lists read incrementally from a bookmark.
+    reads_whole: ClassVar[bool] = True
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -70,9 +73,10 @@ class _ListStream(PostHogStream):
     _pass_params: dict[str, str] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Declare the stream ``FULL_TABLE`` (a catalog may still override it)."""
+        """Declare a whole-read stream ``FULL_TABLE`` (a catalog may still override it)."""
         super().__init__(*args, **kwargs)
-        self.forced_replication_method = FULL_TABLE
+        if self.reads_whole:
+            self.forced_replication_method = FULL_TABLE
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Read every pass, emitting each id once."""
@@ -91,7 +95,7 @@ class _ListStream(PostHogStream):
     def _announce_complete_read(self) -> None:
         """After the last record of a complete read, repeat the SDK's ``ACTIVATE_VERSION``."""
         version = self._stream_version
-        if self.emit_activate_version_messages and version is not None:
+        if self.reads_whole and self.emit_activate_version_messages and version is not None:
             self._write_activate_version_message(version)
 
     def record_key(self, record: dict[str, Any]) -> Any:
