@@ -155,12 +155,16 @@ def test_replace_failing_after_swap_rolls_back(
         assert [r[0] for r in names.fetchall()] == ["persons"]
 
 
-def test_prepare_drops_leftover_stage(tmp_path: Path) -> None:
+def test_prepare_drops_leftover_stage_and_creates_its_own(tmp_path: Path) -> None:
+    """Under the destination lock every other staging schema is a dead run's."""
     db = tmp_path / "sub" / "dir" / "d.duckdb"
     db.parent.mkdir(parents=True)
     _stage(db, [("a", "A", T1)])
-    assert store.prepare(db, SOURCE, DestTable("main", "persons"), STAGE) is None
+    mine = store.stage_schema_name(SOURCE, "main.persons")
+    assert mine != STAGE and mine.startswith(store.stage_prefix(SOURCE, "MAIN.Persons"))
+    assert store.prepare(db, SOURCE, DestTable("main", "persons"), mine) is None
     assert STAGE not in _schemas(db)
+    assert mine in _schemas(db)
 
 
 def test_missing_parent_folder_is_created(tmp_path: Path) -> None:
