@@ -161,7 +161,8 @@ def test_prepare_drops_leftover_stage_and_creates_its_own(tmp_path: Path) -> Non
     db.parent.mkdir(parents=True)
     _stage(db, [("a", "A", T1)])
     mine = store.stage_schema_name(SOURCE, "main.persons")
-    assert mine != STAGE and mine.startswith(store.stage_prefix(SOURCE, "MAIN.Persons"))
+    assert mine != STAGE
+    assert mine.startswith(store.stage_prefix(SOURCE, "MAIN.Persons"))
     assert store.prepare(db, SOURCE, DestTable("main", "persons"), mine) is None
     assert STAGE not in _schemas(db)
     assert mine in _schemas(db)
