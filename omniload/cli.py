@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import textwrap
-import threading
 import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
-from omniload import __version__
+from omniload import __version__, signals
 from omniload.errors import Interrupted, OmniloadError, UsageError
 from omniload.ingest import DEFAULT_LOCK_TIMEOUT, Options, Plan, make_plan, run
 from omniload.progress import MODES, Reporter, default_mode, make_reporter
@@ -241,6 +239,8 @@ class _Run:
             return 1
         self.reporter = make_reporter(mode)
         run(plan, self.reporter)
+        for name in signals.late_signals():
+            self.reporter.note(f"{name} arrived after the commit had started; the load is complete")
         return 0
 
     def fail(self, message: str, code: int, detail: str | None) -> int:
@@ -253,24 +253,12 @@ class _Run:
         return code
 
 
-def _raise_interrupted(signum: int, _frame: Any) -> None:
-    raise Interrupted(signum, signal.Signals(signum).name)
-
-
-def _install_signal_handlers() -> dict[int, Any]:
-    """SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    return {sig: signal.signal(sig, _raise_interrupted) for sig in sigs}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``omniload``; return the exit code.
 
     0 ok, 1 run failure, 2 bad input, 130 SIGINT, 143 SIGTERM, 129 SIGHUP.
     """
-    previous = _install_signal_handlers()
+    previous = signals.install()
     try:
         state = _Run(list(sys.argv[1:] if argv is None else argv), dict(os.environ))
         try:
@@ -284,8 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:  # a second signal while the first was being reported
         return exc.exit_code
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signals.restore(previous)
 
 
 def _env_bool_quiet(name: str, env: dict[str, str]) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from omniload import signals
 from omniload.errors import RunError, UsageError
 from omniload.interval import Interval
 from omniload.uri import DestTable
@@ -26,7 +26,6 @@ MEMORY_LIMIT = "160MB"
 OFFLINE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 #: How long the final apply waits for another process's momentary lock on the file.
 APPLY_LOCK_WAIT = 15.0
-_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STATE_SCHEMA = "_omniload"
 STAGE_PREFIX = "_omniload_stage_"
 _STATE_DDL = """
@@ -402,12 +401,9 @@ def apply_strategy(con: duckdb.DuckDBPyConnection, plan: ApplyPlan) -> int:
 
 
 def _commit(con: duckdb.DuckDBPyConnection) -> None:
-    """COMMIT with SIGINT/SIGTERM/SIGHUP held back: a signal lands before or after, not inside."""
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-    try:
+    """COMMIT; from here a SIGINT/SIGTERM no longer interrupts the run (see ``signals``)."""
+    with signals.committing():
         con.execute("COMMIT")
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def apply(path: Path, plan: ApplyPlan, on_retry: Callable[[int], None] | None = None) -> int:

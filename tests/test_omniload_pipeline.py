@@ -202,10 +202,10 @@ DRIVER = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     import test_omniload_pipeline as t
-    from omniload import cli, pipeline
+    from omniload import pipeline, signals
     from omniload.errors import OmniloadError
     from pathlib import Path
-    cli._install_signal_handlers()
+    signals.install()
     real = pipeline.find_executable
     fakes = {{"tap-posthog": {tap!r}, "target-duckdb-guarded": {target!r}}}
     pipeline.find_executable = lambda s, m: [sys.executable, fakes[s]]
