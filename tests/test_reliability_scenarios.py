@@ -503,8 +503,9 @@ def interrupt(ws: Workspace, moment: Moment, sig: signal.Signals, name: str) -> 
     mark, started = ws.mark(), time.monotonic()
     fig.runs.append(ws.omniload("events", db, "--interval-end", half, key_in_uri=False))
     before = _snapshot(db)
+    load_mark = ws.mark()
     watched = ws.spawn_omniload("events", db, key_in_uri=False)
-    reached = wait_moment(watched, moment, lambda: ws.mark() - mark)
+    reached = wait_moment(watched, moment, lambda: ws.mark() - load_mark)
     kids = list(children(watched.proc.pid))
     if reached:
         os.kill(watched.proc.pid, sig)
