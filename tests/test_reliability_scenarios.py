@@ -185,8 +185,9 @@ def kill_and_resume(
         _failed(fig, rerun)
     if survivors:
         fig.ok, fig.note = False, f"{fig.note}; processes survived: {survivors}"
-    if db.exists() and stage_schemas(db):
-        fig.ok, fig.note = False, f"{fig.note}; staging schema left"
+    left = leftovers(ws, db)  # the rerun swept what the killed run left in its temp folder
+    if left:
+        fig.ok, fig.note = False, f"{fig.note}; left behind: {', '.join(left[:3])}"
     fig.check(dest_ids(db, "main.events"), ws.sim.truth.ids("events"))
     return fig
 
