@@ -219,8 +219,13 @@ def _target_config(plan: Plan, db_path: Path, stage: str, tmp: Path) -> dict[str
         "hard_delete": False,
         "add_metadata_columns": False,
         "validate_records": False,
-        # ``schema``: target-duckdb's unqualified tmp_<uuid> tables land in the staging schema.
-        "settings": {"memory_limit": TARGET_MEMORY_LIMIT, "schema": stage},
+        # ``schema``: target-duckdb's unqualified tmp_<uuid> tables land in the staging schema;
+        # ``temp_directory``: DuckDB's spill files stay in the run's private folder.
+        "settings": {
+            "memory_limit": TARGET_MEMORY_LIMIT,
+            "schema": stage,
+            "temp_directory": str(tmp / "duckdb"),
+        },
     }
 
 
@@ -290,6 +295,7 @@ def _locked_run(
                 key_overridden=plan.key_overridden,
             ),
             on_retry=lambda n: reporter.note(f"destination locked by another process; retry {n}"),
+            temp_dir=tmp / "duckdb",
         )
     except BaseException:
         if ticker is not None:

@@ -72,14 +72,16 @@ def _open(path: Path) -> duckdb.DuckDBPyConnection:
 
 @contextmanager
 def connect(
-    path: Path, lock_wait: float = 0.0, on_retry: Callable[[int], None] | None = None
-) -> Iterator[duckdb.DuckDBPyConnection]:
+    path: Path, lock_wait: float = 0.0, on_retry: Callable[[int], None] | None = None,
+    temp_dir: Path | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:  # fmt: skip
     """Open the destination file (creating parent folders), never fetching an extension.
 
     Args:
         path: The DuckDB file.
         lock_wait: Seconds to keep retrying while another process holds the file's lock.
         on_retry: Called with the attempt number before each retry.
+        temp_dir: Where DuckDB spills past its memory limit (default: ``<file>.tmp``).
 
     Raises:
         RunError: The file stays locked by another process or cannot be opened.
@@ -103,6 +105,8 @@ def connect(
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        if temp_dir is not None:
+            con.execute("SET temp_directory = ?", [str(temp_dir)])
         yield con
     finally:
         con.close()
@@ -406,7 +410,10 @@ def _commit(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("COMMIT")
 
 
-def apply(path: Path, plan: ApplyPlan, on_retry: Callable[[int], None] | None = None) -> int:
+def apply(
+    path: Path, plan: ApplyPlan, on_retry: Callable[[int], None] | None = None,
+    temp_dir: Path | None = None,
+) -> int:  # fmt: skip
     """Apply the staged rows and the new state in one transaction; return rows written.
 
     A momentary lock on the file by another process is waited out (``APPLY_LOCK_WAIT``). The
@@ -417,7 +424,7 @@ def apply(path: Path, plan: ApplyPlan, on_retry: Callable[[int], None] | None = 
         RunError: The database stays locked, the staged rows are not what was read, or a
             statement fails.
     """
-    with connect(path, lock_wait=APPLY_LOCK_WAIT, on_retry=on_retry) as con:
+    with connect(path, lock_wait=APPLY_LOCK_WAIT, on_retry=on_retry, temp_dir=temp_dir) as con:
         con.execute("BEGIN TRANSACTION")
         try:
             rows = apply_strategy(con, plan)

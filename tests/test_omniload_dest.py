@@ -317,7 +317,9 @@ def test_killed_run_leaves_temp_only_in_private_folder_swept_next_run(
     assert stat.S_IMODE(private.stat().st_mode) == 0o700
     left = list(private.glob("run-*"))
     assert len(left) == 1
-    assert (left[0] / "target.json").exists()
+    target = json.loads((left[0] / "target.json").read_text())
+    assert target["temp_dir"] == str(left[0])  # tmp_<uuid>.csv batches
+    assert target["settings"]["temp_directory"] == str(left[0] / "duckdb")  # DuckDB spill files
     assert [p for p in ws.tmp.rglob("*") if private not in p.parents and p != private] == []
     rerun = ws.omniload("persons", ws.db("other"), key_in_uri=False)
     assert rerun.returncode == 0, rerun.stderr
