@@ -465,8 +465,11 @@ def overlap(
     fig.runs += runs
     _elapsed(fig, started)
     fig.count_requests(ws.requests_since(mark))
-    waited = any(m["type"] == "note" and "waiting" in m["message"] for m in runs[1].messages)
-    fig.note = "the second run waited for the first" if waited else "no wait needed"
+    waits = [any(m["type"] == "note" and "waiting" in m["message"] for m in run.messages)
+             for run in runs]  # fmt: skip
+    fig.note = "no wait needed"
+    if waits[0] or waits[1]:
+        fig.note = "the second run waited for the first" if waits[1] else "the first waited"
     if not reached:
         fig.note = "the first run ended before the moment"
     for run in runs:
