@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
-from omniload import __version__
-from omniload.errors import OmniloadError, UsageError
-from omniload.ingest import Options, Plan, make_plan, run
+from omniload import __version__, signals
+from omniload.errors import Interrupted, OmniloadError, UsageError
+from omniload.ingest import DEFAULT_LOCK_TIMEOUT, Options, Plan, make_plan, run
 from omniload.progress import MODES, Reporter, default_mode, make_reporter
 from omniload.uri import KEY_ENV, redact
 
@@ -29,6 +30,7 @@ _VALUE_FLAGS = (
     "interval_end",
     "progress",
     "deletions",
+    "lock_timeout",
 )
 _BOOL_FLAGS = ("full_refresh", "yes", "debug")
 
@@ -40,33 +42,91 @@ class _Parser(argparse.ArgumentParser):
         """Raise instead of printing usage and exiting."""
         raise UsageError(message)
 
+    def format_help(self) -> str:
+        """Help text with the tap's table list filled in (read only when help is shown)."""
+        from omniload.tables import TABLES
+
+        names = textwrap.fill(", ".join(TABLES), width=90, subsequent_indent="  ")
+        return super().format_help().replace("{tables}", names)
+
+
+_EXAMPLE = """\
+examples:
+  export POSTHOG_PERSONAL_API_KEY=phx_...
+  omniload ingest --source-uri 'posthog://?project_id=12345' --source-table events \\
+      --dest-uri duckdb:///posthog.duckdb --dest-table posthog.events
+  omniload ingest --source-uri 'posthog://?project_id=12345&base_url=https://eu.posthog.com' \\
+      --source-table persons --dest-uri duckdb:///posthog.duckdb --full-refresh --yes
+
+tables: {tables}
+
+Every flag may also come from OMNILOAD_<FLAG> (e.g. OMNILOAD_SOURCE_URI, OMNILOAD_LOCK_TIMEOUT);
+the API key may come from POSTHOG_PERSONAL_API_KEY instead of the URI.
+exit codes: 0 loaded, 1 run failed (destination unchanged), 2 bad input,
+  130 interrupted (Ctrl-C), 143 terminated (SIGTERM)
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``omniload`` parser with its ``ingest`` subcommand."""
-    parser = _Parser(prog="omniload", description="Load PostHog data into DuckDB.")
+    parser = _Parser(
+        prog="omniload",
+        description="Load PostHog data into DuckDB: omniload ingest --help for the flags.",
+        epilog=_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"omniload {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     ingest = sub.add_parser(
         "ingest",
-        help="copy one PostHog table into DuckDB",
-        description="Every flag may also come from OMNILOAD_<FLAG> (e.g. OMNILOAD_SOURCE_URI); "
-        f"the API key may come from {KEY_ENV}.",
+        help="copy one PostHog table into a DuckDB table",
+        usage="omniload ingest --source-uri URI --source-table TABLE --dest-uri URI [options]",
+        description="Copy one PostHog table into a DuckDB table: runs tap-posthog piped into\n"
+        "target-duckdb, stages the rows, then applies them and the bookmark in one transaction.",
+        epilog=_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add = ingest.add_argument
-    add("--source-uri", help="posthog://?personal_api_key=...&project_id=...[&base_url=...]")
-    add("--source-table", help="persons, events, property_definitions:event, ...")
-    add("--dest-uri", help="duckdb:///relative.duckdb or duckdb:////absolute.duckdb")
-    add("--dest-table", help="schema.table or table (default: the source table's name)")
-    add("--incremental-strategy", help="replace, append or merge (default per table)")
-    add("--primary-key", action="append", default=[], help="key column (repeatable)")
-    add("--interval-start", help="ISO date/datetime, inclusive (UTC unless an offset is given)")
-    add("--interval-end", help="ISO date/datetime, exclusive")
-    add("--full-refresh", action="store_true", default=None, help="ignore state, replace table")
-    add("--deletions", help="hard (default) or mark: rows deleted in PostHog leave, or get "
-        "_sdc_deleted_at (whole-read tables, after a complete read)")  # fmt: skip
-    add("--yes", "-y", action="store_true", default=None, help="do not ask for confirmation")
-    add("--progress", help="interactive, log or json")
-    add("--debug", action="store_true", default=None, help="show details on failure")
+    required = ingest.add_argument_group("required")
+    required.add_argument("--source-uri", metavar="URI",
+                          help="(required) posthog://?personal_api_key=...&project_id=..."
+                          "[&base_url=https://eu.posthog.com]")  # fmt: skip
+    required.add_argument("--source-table", metavar="TABLE",
+                          help="(required) the PostHog table, e.g. events or persons")  # fmt: skip
+    required.add_argument("--dest-uri", metavar="URI",
+                          help="(required) duckdb:///relative.duckdb or "
+                          "duckdb:////absolute/path.duckdb")  # fmt: skip
+    dest = ingest.add_argument_group("destination")
+    dest.add_argument("--dest-table", metavar="SCHEMA.TABLE",
+                      help="table to load into (default: main.<source table>)")  # fmt: skip
+    loading = ingest.add_argument_group("what to load")
+    loading.add_argument("--incremental-strategy", metavar="STRATEGY",
+                         help="replace, append or merge (default: append for events, merge "
+                         "for the others)")  # fmt: skip
+    loading.add_argument("--primary-key", action="append", default=[], metavar="COLUMN",
+                         help="key column for merge (repeatable or comma-separated; default "
+                         "id); must be unique in the data")  # fmt: skip
+    loading.add_argument("--interval-start", metavar="WHEN",
+                         help="ISO date or datetime, inclusive (UTC unless an offset "
+                         "is given)")  # fmt: skip
+    loading.add_argument("--interval-end", metavar="WHEN",
+                         help="ISO date or datetime, exclusive")  # fmt: skip
+    loading.add_argument("--full-refresh", action="store_true", default=None,
+                         help="ignore the saved bookmark and replace the table")  # fmt: skip
+    loading.add_argument("--deletions", metavar="MODE",
+                         help="hard (default) or mark: rows deleted in PostHog leave the table, "
+                         "or stay with _sdc_deleted_at set (whole-read tables, after a complete "
+                         "read)")  # fmt: skip
+    running = ingest.add_argument_group("running")
+    running.add_argument("--yes", "-y", action="store_true", default=None,
+                         help="do not ask for confirmation (asked only on a terminal)")  # fmt: skip
+    running.add_argument("--progress", metavar="MODE",
+                         help="interactive, log or json (default: interactive on a terminal, "
+                         "else log)")  # fmt: skip
+    running.add_argument("--lock-timeout", metavar="SECONDS",
+                         help="wait this long for another run on the same DuckDB file "
+                         f"(default {DEFAULT_LOCK_TIMEOUT:g}; 0 = fail at once)")  # fmt: skip
+    running.add_argument("--debug", action="store_true", default=None,
+                         help="show the tap's and target's last log lines on failure")  # fmt: skip
     return parser
 
 
@@ -108,7 +168,18 @@ def secrets_in(argv: Sequence[str], env: dict[str, str]) -> tuple[str, ...]:
             continue
         for name in ("personal_api_key", "api_key"):
             found.extend(params.get(name, []))
+        for base_url in params.get("base_url", []):
+            found.extend(_url_credentials(base_url))
     return tuple(s for s in {x.strip() for x in found} if len(s) >= 3)
+
+
+def _url_credentials(url: str) -> list[str]:
+    """User name and password written into a URL (``https://user:password@host``)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return []
+    return [p for p in (parts.password, parts.username) if p]
 
 
 def confirm(plan: Plan, stdin: Any, stdout: Any) -> bool:
@@ -143,6 +214,7 @@ def _options(args: argparse.Namespace, env: dict[str, str]) -> Options:
         full_refresh=args.full_refresh,
         env_key=env.get(KEY_ENV),
         deletions=args.deletions,
+        lock_timeout=args.lock_timeout,
     )
 
 
@@ -173,6 +245,8 @@ class _Run:
             return 1
         self.reporter = make_reporter(mode)
         run(plan, self.reporter)
+        for name in signals.late_signals():
+            self.reporter.note(f"{name} arrived after the commit had started; the load is complete")
         return 0
 
     def fail(self, message: str, code: int, detail: str | None) -> int:
@@ -186,16 +260,25 @@ class _Run:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``omniload``; return the exit code (0 ok, 1 run failure, 2 bad input, 130 SIGINT)."""
-    state = _Run(list(sys.argv[1:] if argv is None else argv), dict(os.environ))
+    """Run ``omniload``; return the exit code.
+
+    0 ok, 1 run failure, 2 bad input, 130 SIGINT, 143 SIGTERM, 129 SIGHUP.
+    """
+    previous = signals.install()
     try:
-        return state.ingest()
-    except OmniloadError as exc:
-        return state.fail(exc.message, exc.exit_code, exc.detail)
-    except KeyboardInterrupt:
-        return state.fail("interrupted", 130, None)
-    except Exception as exc:  # noqa: BLE001 - last resort: one line, details with --debug
-        return state.fail(f"unexpected {type(exc).__name__}: {exc}", 1, traceback.format_exc())
+        state = _Run(list(sys.argv[1:] if argv is None else argv), dict(os.environ))
+        try:
+            return state.ingest()
+        except OmniloadError as exc:
+            return state.fail(exc.message, exc.exit_code, exc.detail)
+        except KeyboardInterrupt:
+            return state.fail("interrupted", 130, None)
+        except Exception as exc:  # noqa: BLE001 - last resort: one line, details with --debug
+            return state.fail(f"unexpected {type(exc).__name__}: {exc}", 1, traceback.format_exc())
+    except Interrupted as exc:  # a second signal while the first was being reported
+        return exc.exit_code
+    finally:
+        signals.restore(previous)
 
 
 def _env_bool_quiet(name: str, env: dict[str, str]) -> bool:

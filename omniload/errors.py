@@ -25,3 +25,16 @@ class RunError(OmniloadError):
     """A failure while running (API, tap, target, DuckDB): exit code 1."""
 
     exit_code = 1
+
+
+class Interrupted(OmniloadError):
+    """SIGINT, SIGTERM or SIGHUP arrived: exit code 128 + the signal number (130, 143, 129)."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        """Create the error for signal ``signum`` called ``name``."""
+        super().__init__(
+            f"interrupted by {name}; the tap and the target were stopped and the destination "
+            "was left as it was"
+        )
+        self.exit_code = 128 + signum
+        self.signal_name = name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -14,7 +13,8 @@ from urllib.parse import urlsplit
 from omniload import deletions, store
 from omniload.errors import RunError, UsageError
 from omniload.interval import Interval, iso_utc, parse_interval
-from omniload.pipeline import PairSpec, make_tmpdir, run_pair
+from omniload.lock import DestinationLock
+from omniload.pipeline import PairSpec, run_pair
 from omniload.progress import Reporter, Ticker
 from omniload.tables import STRATEGIES, TableSpec, resolve_table
 from omniload.uri import (
@@ -24,10 +24,13 @@ from omniload.uri import (
     parse_dest_uri,
     parse_source_uri,
 )
+from omniload.workdir import RunDir
 
 TARGET_BATCH_ROWS = 20_000
 #: DuckDB buffer of the target; its staging table and key index fit, so RSS stays flat.
 TARGET_MEMORY_LIMIT = "96MB"
+#: Default wait for another run on the same destination file (``--lock-timeout``).
+DEFAULT_LOCK_TIMEOUT = 60.0
 _PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 
 
@@ -46,6 +49,7 @@ class Options:
     full_refresh: bool = False
     env_key: str | None = None
     deletions: str | None = None
+    lock_timeout: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class Plan:
     interval: Interval
     full_refresh: bool
     deletions: str = deletions.DEFAULT_MODE
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
 
     @property
     def source_key(self) -> str:
@@ -128,6 +133,7 @@ def make_plan(opts: Options) -> Plan:
         raise UsageError(
             f"invalid --deletions {opts.deletions!r}; choose one of {', '.join(deletions.MODES)}"
         )
+    lock_timeout = _lock_timeout(opts.lock_timeout)
     keys = tuple(k.strip() for item in opts.primary_key for k in item.split(",") if k.strip())
     if opts.primary_key and not keys:
         raise UsageError("--primary-key is empty")
@@ -142,7 +148,20 @@ def make_plan(opts: Options) -> Plan:
         interval=interval,
         full_refresh=opts.full_refresh,
         deletions=mode,
+        lock_timeout=lock_timeout,
     )
+
+
+def _lock_timeout(raw: str | None) -> float:
+    if raw is None or not raw.strip():
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86_400:
+        raise UsageError(f"invalid --lock-timeout {raw!r}: seconds from 0 to 86400")
+    return value
 
 
 def check_reachable(base_url: str, timeout: float = 5.0) -> None:
@@ -201,17 +220,24 @@ def _tap_config(plan: Plan) -> dict[str, Any]:
     return config
 
 
-def _target_config(plan: Plan, db_path: Path, stage: str) -> dict[str, Any]:
+def _target_config(plan: Plan, db_path: Path, stage: str, tmp: Path) -> dict[str, Any]:
     return {
         "path": str(db_path),
         "default_target_schema": stage,
+        "temp_dir": str(tmp),
         "batch_size_rows": TARGET_BATCH_ROWS,
         "data_flattening_max_level": 0,
         "primary_key_required": False,
         "hard_delete": False,
         "add_metadata_columns": False,
         "validate_records": False,
-        "settings": {"memory_limit": TARGET_MEMORY_LIMIT},
+        # ``schema``: target-duckdb's unqualified tmp_<uuid> tables land in the staging schema;
+        # ``temp_directory``: DuckDB's spill files stay in the run's private folder.
+        "settings": {
+            "memory_limit": TARGET_MEMORY_LIMIT,
+            "schema": stage,
+            "temp_directory": str(tmp / "duckdb"),
+        },
     }
 
 
@@ -223,15 +249,27 @@ def run(plan: Plan, reporter: Reporter) -> dict[str, Any]:
     """
     started = time.monotonic()
     db_path = plan.db_path.resolve()
+    lock = DestinationLock(db_path, str(plan.dest))
+    lock.acquire(plan.lock_timeout, on_wait=reporter.note)
+    try:
+        with RunDir() as tmp:
+            return _locked_run(plan, reporter, db_path, tmp.path, started)
+    finally:
+        lock.release()
+
+
+def _locked_run(
+    plan: Plan, reporter: Reporter, db_path: Path, tmp: Path, started: float
+) -> dict[str, Any]:
     stage = store.stage_schema_name(plan.source_key, str(plan.dest))
     check_reachable(plan.source.base_url)
     saved = store.prepare(db_path, plan.source_key, plan.dest, stage)
     reporter.start(plan.describe())
-    tmp = make_tmpdir()
     ticker: Ticker | None = None
 
     def on_start(relay: Any) -> None:
         nonlocal ticker
+        reporter.phase("load")
         ticker = Ticker(reporter, lambda: relay.records)
         ticker.start()
 
@@ -241,7 +279,7 @@ def run(plan: Plan, reporter: Reporter) -> dict[str, Any]:
                 api_key=plan.source.api_key,
                 stream=plan.table.stream,
                 tap_config=_tap_config(plan),
-                target_config=_target_config(plan, db_path, stage),
+                target_config=_target_config(plan, db_path, stage, tmp),
                 state=saved if plan.use_saved_state else None,
                 primary_key=plan.primary_key if plan.key_overridden else None,
                 on_start=on_start,
@@ -253,6 +291,7 @@ def run(plan: Plan, reporter: Reporter) -> dict[str, Any]:
         new_state = result.state if plan.saves_state else None
         # Deletions only after a complete read of a whole-read table, never for an interval.
         drop_missing = result.complete_whole_read and not plan.interval.is_set
+        reporter.phase("apply")
         rows_loaded = store.apply(
             db_path,
             store.ApplyPlan(
@@ -267,15 +306,17 @@ def run(plan: Plan, reporter: Reporter) -> dict[str, Any]:
                 incremental_key=plan.table.incremental_key,
                 new_state=new_state,
                 deletions=plan.deletions if drop_missing else None,
+                expected_rows=result.records,
+                key_overridden=plan.key_overridden,
             ),
+            on_retry=lambda n: reporter.note(f"destination locked by another process; retry {n}"),
+            temp_dir=tmp / "duckdb",
         )
     except BaseException:
         if ticker is not None:
             ticker.stop()
         _drop_stage_quietly(db_path, stage)
         raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     kept = new_state if new_state is not None else saved
     summary = {
         "rows": result.records,
@@ -290,7 +331,6 @@ def run(plan: Plan, reporter: Reporter) -> dict[str, Any]:
 
 def _drop_stage_quietly(db_path: Path, stage: str) -> None:
     try:
-        with store.connect(db_path) as con:
-            con.execute(f"DROP SCHEMA IF EXISTS {store.q(stage)} CASCADE")
-    except Exception:  # noqa: BLE001 - best effort; the next run drops it too
+        store.drop_stage(db_path, stage)
+    except BaseException:  # noqa: BLE001 - best effort; the next run drops it too
         return

@@ -1,9 +1,11 @@
 """Spawn ``tap-posthog | target-duckdb-guarded`` as two processes and supervise them.
 
 omniload relays the bytes between them (see ``relay.py``). If either side dies, the other is
-killed; on SIGINT/SIGTERM both are killed; if omniload itself is killed (even by SIGKILL), Linux
-kills both through the parent-death signal; no process is left behind. The API key reaches the
-tap only through its environment (``TAP_POSTHOG_PERSONAL_API_KEY``).
+killed; on SIGINT/SIGTERM (the CLI turns them into ``Interrupted``) both are stopped; if omniload
+itself is killed (even by SIGKILL), Linux kills both through the parent-death signal; no process
+is left behind. The API key reaches the tap only through its environment
+(``TAP_POSTHOG_PERSONAL_API_KEY``). Both children get ``TMPDIR`` set to the run's private folder,
+so nothing they write lands in the shared temp folder.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,10 +37,6 @@ _SCRUBBED_ENV_PREFIXES = ("TAP_POSTHOG_", "OMNILOAD_", "TARGET_DUCKDB_")
 _PR_SET_PDEATHSIG = 1
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived while the pair ran."""
-
-
 def find_executable(script: str, module: str) -> list[str]:
     """Command for a console script: next to ``sys.executable``, then PATH, then ``-m``."""
     local = Path(sys.executable).with_name(script)
@@ -49,8 +46,11 @@ def find_executable(script: str, module: str) -> list[str]:
     return [found] if found else [sys.executable, "-m", module]
 
 
-def child_env(api_key: str | None) -> dict[str, str]:
-    """Environment for a child: no omniload/tap settings or key, except the tap's own key."""
+def child_env(api_key: str | None, tmp: Path | None = None) -> dict[str, str]:
+    """Environment for a child: no omniload/tap settings or key, except the tap's own key.
+
+    ``tmp`` becomes its ``TMPDIR`` (and ``TMP``/``TEMP``).
+    """
     env = {
         k: v
         for k, v in os.environ.items()
@@ -58,6 +58,8 @@ def child_env(api_key: str | None) -> dict[str, str]:
     }
     if api_key is not None:
         env["TAP_POSTHOG_PERSONAL_API_KEY"] = api_key
+    if tmp is not None:
+        env.update({"TMPDIR": str(tmp), "TMP": str(tmp), "TEMP": str(tmp)})
     return env
 
 
@@ -136,10 +138,6 @@ class _Watchdog(threading.Thread):
                 self.first_failure = "target"
                 _kill(self.tap)
                 return
-
-
-def _raise_interrupt(signum: int, _frame: Any) -> None:
-    raise Interrupted(signal.Signals(signum).name)
 
 
 def _tap_error(log: str, rc: int, key: str) -> RunError:
@@ -225,16 +223,15 @@ def run_pair(spec: PairSpec, tmp: Path) -> PairResult:
     relay = Relay(spec.primary_key)
     tap = target = None
     watchdog: _Watchdog | None = None
-    previous = _install_signal_handlers()
     try:
         tap_cmd, target_cmd = _commands(spec, tmp)
         with logs["tap"].open("wb") as tap_err, logs["target"].open("wb") as target_err:
             target = _start(
-                target_cmd, child_env(None), target_err,
+                target_cmd, child_env(None, tmp), target_err,
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
             )  # fmt: skip
             tap = _start(
-                tap_cmd, child_env(spec.api_key), tap_err,
+                tap_cmd, child_env(spec.api_key, tmp), tap_err,
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             )  # fmt: skip
         watchdog = _Watchdog(tap, target)
@@ -249,10 +246,6 @@ def run_pair(spec: PairSpec, tmp: Path) -> PairResult:
             _kill(tap)
             _kill(target)
         tap_rc, target_rc = tap.wait(), target.wait()
-    except Interrupted as exc:
-        raise RunError(f"interrupted by {exc}; the tap and the target were stopped") from None
-    except KeyboardInterrupt:
-        raise RunError("interrupted; the tap and the target were stopped") from None
     finally:
         if watchdog is not None:
             watchdog.done.set()
@@ -263,7 +256,6 @@ def run_pair(spec: PairSpec, tmp: Path) -> PairResult:
                 if stream is not None:
                     with contextlib.suppress(OSError):
                         stream.close()
-        _restore_signal_handlers(previous)
     texts = {name: _tail(path) for name, path in logs.items()}
     failure = watchdog.first_failure
     error: RunError | None = relay_error
@@ -313,7 +305,7 @@ def discover(tap_cmd: list[str], spec: PairSpec, tmp: Path) -> dict:
         with log.open("wb") as err:
             proc = subprocess.run(
                 [*tap_cmd, "--discover"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=err, env=child_env(spec.api_key), timeout=120, check=False,
+                stderr=err, env=child_env(spec.api_key, tmp), timeout=120, check=False,
                 preexec_fn=die_with_parent(),
             )  # fmt: skip
     except subprocess.TimeoutExpired:
@@ -347,19 +339,3 @@ def _debug_detail(texts: dict[str, str], key: str) -> str:
 def _with_detail(err: RunError, texts: dict[str, str], key: str) -> RunError:
     err.detail = _debug_detail(texts, key)
     return err
-
-
-def _install_signal_handlers() -> dict[int, Any]:
-    if threading.current_thread() is not threading.main_thread():
-        return {}
-    return {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-
-
-def _restore_signal_handlers(previous: dict[int, Any]) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
-
-
-def make_tmpdir() -> Path:
-    """Private (0700) temporary folder for config, state, catalog and logs."""
-    return Path(tempfile.mkdtemp(prefix="omniload-"))

@@ -47,6 +47,12 @@ class Reporter:
     def progress(self, rows: int) -> None:
         """Report rows read so far."""
 
+    def phase(self, name: str) -> None:
+        """Report that the run entered a phase: ``load`` (tap and target run), ``apply``."""
+
+    def note(self, message: str) -> None:
+        """Report a wait or retry (a busy destination, a locked file)."""
+
     def end(self, summary: dict[str, Any]) -> None:
         """Report the final summary."""
 
@@ -82,6 +88,15 @@ class LogReporter(Reporter):
         elapsed = self.elapsed()
         self._line(f"{rows} rows, {_rate(rows, elapsed):.0f} rows/s, {elapsed:.0f}s elapsed")
 
+    def phase(self, name: str) -> None:
+        """Log the apply step (the load is shown by the progress lines)."""
+        if name == "apply":
+            self._line("applying the staged rows")
+
+    def note(self, message: str) -> None:
+        """Log the wait or retry."""
+        self._line(message)
+
     def end(self, summary: dict[str, Any]) -> None:
         """Log the summary."""
         for line in _summary_lines(summary):
@@ -107,6 +122,11 @@ class InteractiveReporter(Reporter):
             file=self.err,
             flush=True,
         )
+
+    def note(self, message: str) -> None:
+        """Print the wait or retry on its own line."""
+        self._clear()
+        print(message, file=self.err, flush=True)
 
     def _clear(self) -> None:
         print("\r\x1b[K", end="", file=self.err, flush=True)
@@ -146,6 +166,14 @@ class JsonReporter(Reporter):
                 "elapsed": round(elapsed, 3),
             }
         )
+
+    def phase(self, name: str) -> None:
+        """Emit ``{"type": "phase", "phase": name}``."""
+        self._emit({"type": "phase", "phase": name})
+
+    def note(self, message: str) -> None:
+        """Emit ``{"type": "note", "message": ...}``."""
+        self._emit({"type": "note", "message": message})
 
     def end(self, summary: dict[str, Any]) -> None:
         """Emit ``{"type": "end", ...}``."""

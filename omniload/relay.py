@@ -2,9 +2,11 @@
 
 Chunks are forwarded line-aligned. RECORD lines are counted with a byte search, the last STATE
 line is kept (the tap's, not the target's: target-duckdb 0.8.0 can echo a stale final state),
-and SCHEMA lines get new ``key_properties`` when ``--primary-key`` overrides the table's key.
-A stream whose ``ACTIVATE_VERSION`` arrives twice with one version was read completely (the
-tap repeats it after the last record of a whole read).
+and SCHEMA lines reach the target with no ``key_properties``: it then stages every record as one
+row (with a key it merges repeats within and across batches), so omniload can check that the
+staged rows are exactly the records relayed and apply the key itself. ``--primary-key`` columns
+are checked against each SCHEMA here. A stream whose ``ACTIVATE_VERSION`` arrives twice with one
+version was read completely (the tap repeats it after the last record of a whole read).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class Relay:
     """Stateful line-aligned filter: ``feed`` chunks, forward what it returns, then ``finish``."""
 
     def __init__(self, primary_key: tuple[str, ...] | None = None) -> None:
-        """Optionally override every SCHEMA's ``key_properties`` with ``primary_key``."""
+        """``primary_key``: the ``--primary-key`` columns, checked against every SCHEMA."""
         self.primary_key = primary_key
         self.records = 0
         self.schemas = 0
@@ -120,20 +122,18 @@ class Relay:
         for i, line in enumerate(lines):
             if line.startswith(SCHEMA):
                 self.schemas += 1
-                if self.primary_key:
-                    lines[i] = self._with_key(line)
+                lines[i] = self._without_key(line)
         return b"\n".join(lines)
 
-    def _with_key(self, line: bytes) -> bytes:
+    def _without_key(self, line: bytes) -> bytes:
         message = json.loads(line)
         props = message.get("schema", {}).get("properties", {})
-        by_lower = {name.lower(): name for name in props}
-        assert self.primary_key is not None
-        missing = [k for k in self.primary_key if k.lower() not in by_lower]
+        by_lower = {name.lower() for name in props}
+        missing = [k for k in self.primary_key or () if k.lower() not in by_lower]
         if missing:
             raise RunError(
                 f"--primary-key {', '.join(missing)} is not a column of stream "
                 f"{message.get('stream')!r} (columns: {', '.join(sorted(props))})"
             )
-        message["key_properties"] = [by_lower[k.lower()] for k in self.primary_key]
+        message["key_properties"] = []
         return json.dumps(message, separators=(",", ":")).encode()

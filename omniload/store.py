@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import secrets
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,13 +15,17 @@ from typing import Any
 
 import duckdb
 
-from omniload import deletions
-from omniload.errors import RunError
+from omniload import deletions, signals
+from omniload.errors import RunError, UsageError
 from omniload.interval import Interval
 from omniload.uri import DestTable
 
 #: DuckDB buffer memory for the apply step; DuckDB spills to disk past it.
 MEMORY_LIMIT = "160MB"
+#: Every connection omniload opens: never install or load a DuckDB extension (no network).
+OFFLINE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+#: How long the final apply waits for another process's momentary lock on the file.
+APPLY_LOCK_WAIT = 15.0
 STATE_SCHEMA = "_omniload"
 STAGE_PREFIX = "_omniload_stage_"
 _STATE_DDL = """
@@ -34,33 +40,73 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def stage_prefix(source_key: str, dest_table: str) -> str:
+    """Common prefix of the staging schemas of one (source, destination) pair."""
+    digest = hashlib.sha256(f"{source_key}\n{dest_table.lower()}".encode()).hexdigest()[:16]
+    return f"{STAGE_PREFIX}{digest}_"
+
+
 def stage_schema_name(source_key: str, dest_table: str) -> str:
-    """Staging schema for one (source, destination) pair; a killed run's leftover is reused."""
-    digest = hashlib.sha256(f"{source_key}\n{dest_table}".encode()).hexdigest()[:16]
-    return STAGE_PREFIX + digest
+    """A staging schema of this run's own (a random suffix: no two runs share one)."""
+    return stage_prefix(source_key, dest_table) + secrets.token_hex(4)
 
 
-@contextmanager
-def connect(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the destination file (creating parent folders) with clear errors.
+def _is_lock_error(exc: BaseException) -> bool:
+    return "lock" in str(exc).lower()
 
-    Raises:
-        RunError: The file is locked by another process or cannot be opened.
-    """
+
+def _open(path: Path) -> duckdb.DuckDBPyConnection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path))
+        return duckdb.connect(str(path), config=dict(OFFLINE_CONFIG))
     except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise RunError(
-                f"destination database is locked by another process: {path}", str(exc)
-            ) from None
+        if _is_lock_error(exc):
+            raise
+        text = str(exc)
+        if "not a valid DuckDB database" in text or "extension" in text.lower():
+            raise UsageError(f"{path} is not a DuckDB database file") from None
         raise RunError(f"cannot open destination database {path}: {_first_line(exc)}") from None
     except (duckdb.Error, OSError) as exc:
         raise RunError(f"cannot open destination database {path}: {_first_line(exc)}") from None
+
+
+@contextmanager
+def connect(
+    path: Path, lock_wait: float = 0.0, on_retry: Callable[[int], None] | None = None,
+    temp_dir: Path | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:  # fmt: skip
+    """Open the destination file (creating parent folders), never fetching an extension.
+
+    Args:
+        path: The DuckDB file.
+        lock_wait: Seconds to keep retrying while another process holds the file's lock.
+        on_retry: Called with the attempt number before each retry.
+        temp_dir: Where DuckDB spills past its memory limit (default: ``<file>.tmp``).
+
+    Raises:
+        RunError: The file stays locked by another process or cannot be opened.
+        UsageError: The file is not a DuckDB database.
+    """
+    deadline, attempt, pause = time.monotonic() + lock_wait, 0, 0.05
+    while True:
+        try:
+            con = _open(path)
+            break
+        except duckdb.IOException as exc:
+            attempt += 1
+            if time.monotonic() + pause > deadline:
+                raise RunError(
+                    f"destination database is locked by another process: {path}", str(exc)
+                ) from None
+            if on_retry is not None:
+                on_retry(attempt)
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        if temp_dir is not None:
+            con.execute("SET temp_directory = ?", [str(temp_dir)])
         yield con
     finally:
         con.close()
@@ -71,25 +117,72 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def stage_schemas(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every ``_omniload_stage_*`` schema in the file."""
+    rows = con.execute(
+        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
+    ).fetchall()
+    return [r[0] for r in rows if r[0].lower().startswith(STAGE_PREFIX)]
+
+
+def check_catalog_name(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """The target names tables ``"<file stem>".schema.table``: DuckDB must use the stem too.
+
+    Raises:
+        UsageError: DuckDB attached the file under another name (``main.duckdb`` -> ``main_db``).
+    """
+    row = con.execute("SELECT current_database()").fetchone()
+    name = row[0] if row else ""
+    stem = path.name.rsplit(".", 1)[0] if "." in path.name else path.name
+    if name != stem:
+        raise UsageError(
+            f"the DuckDB file name {path.name!r} cannot be used: DuckDB reserves {stem!r} and "
+            f"names the file {name!r}; rename the file"
+        )
+
+
 def prepare(path: Path, source_key: str, dest: DestTable, stage_schema: str) -> dict | None:
-    """Drop a leftover staging schema and return the saved state (None if there is none)."""
+    """Drop staging left by dead runs, create this run's, return the saved state (or None).
+
+    The caller holds the destination lock, so every other staging schema is a dead run's.
+    """
+    with connect(path) as con:
+        check_catalog_name(con, path)
+        check_dest_name(con, dest)
+        for schema in stage_schemas(con):
+            con.execute(f"DROP SCHEMA IF EXISTS {q(schema)} CASCADE")
+        con.execute(f"CREATE SCHEMA {q(stage_schema)}")
+        return read_state(con, source_key, str(dest))
+
+
+def drop_stage(path: Path, stage_schema: str) -> None:
+    """Drop one staging schema."""
     with connect(path) as con:
         con.execute(f"DROP SCHEMA IF EXISTS {q(stage_schema)} CASCADE")
-        return read_state(con, source_key, str(dest))
+
+
+def check_dest_name(con: duckdb.DuckDBPyConnection, dest: DestTable) -> None:
+    """Refuse a destination that DuckDB would resolve to omniload's own tables.
+
+    Raises:
+        UsageError: The schema is omniload's (compared as DuckDB does, ignoring case).
+    """
+    if dest.schema.lower() == STATE_SCHEMA or dest.schema.lower().startswith(STAGE_PREFIX):
+        raise UsageError(f"--dest-table {dest} is omniload's own schema; choose another")
 
 
 def read_state(con: duckdb.DuckDBPyConnection, source_key: str, dest_table: str) -> dict | None:
     """Return the saved state for the pair, or None."""
     exists = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = ? AND table_name = 'state'",
+        "AND lower(schema_name) = ? AND lower(table_name) = 'state'",
         [STATE_SCHEMA],
     ).fetchone()
     if not exists or not exists[0]:
         return None
     row = con.execute(
         f"SELECT state FROM {_fq(con, STATE_SCHEMA, 'state')} "
-        "WHERE source_key = ? AND dest_table = ?",
+        "WHERE source_key = ? AND lower(dest_table) = lower(?) ORDER BY updated_at DESC LIMIT 1",
         [source_key, dest_table],
     ).fetchone()
     return json.loads(row[0]) if row and row[0] is not None else None
@@ -98,14 +191,19 @@ def read_state(con: duckdb.DuckDBPyConnection, source_key: str, dest_table: str)
 def write_state(
     con: duckdb.DuckDBPyConnection, source_key: str, dest_table: str, state: dict
 ) -> None:
-    """Upsert the state row (inside the caller's transaction)."""
+    """Upsert the state row (inside the caller's transaction); names are kept lower-case."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(STATE_SCHEMA)}")
     con.execute(_STATE_DDL.format(table=_fq(con, STATE_SCHEMA, "state")))
+    con.execute(
+        f"DELETE FROM {_fq(con, STATE_SCHEMA, 'state')} WHERE source_key = ? "
+        "AND lower(dest_table) = lower(?) AND dest_table <> lower(dest_table)",
+        [source_key, dest_table],
+    )
     con.execute(
         f"INSERT INTO {_fq(con, STATE_SCHEMA, 'state')} VALUES (?, ?, ?, ?) "
         "ON CONFLICT (source_key, dest_table) DO UPDATE "
         "SET state = excluded.state, updated_at = excluded.updated_at",
-        [source_key, dest_table, json.dumps(state), datetime.now(UTC).replace(tzinfo=None)],
+        [source_key, dest_table.lower(), json.dumps(state), datetime.now(UTC).replace(tzinfo=None)],
     )
 
 
@@ -125,13 +223,23 @@ class ApplyPlan:
     new_state: dict | None = None
     #: ``hard``/``mark`` after a complete whole read (see ``deletions.py``); None: keep rows.
     deletions: str | None = None
+    #: RECORD messages relayed to the target; the staged rows must number exactly this.
+    expected_rows: int | None = None
+    #: The user chose the key (``--primary-key``): it must be unique where the strategy uses it.
+    key_overridden: bool = False
+
+    @property
+    def uses_key(self) -> bool:
+        """The strategy matches rows on the primary key (merge; append that skips loaded ids)."""
+        return self.strategy == "merge" or (self.strategy == "append" and self.skip_existing_ids)
 
 
 def columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
     """Column name (lower-case) -> type of a table in the current database; empty if missing."""
     rows = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
-        "current_database() AND schema_name = ? AND table_name = ? ORDER BY column_index",
+        "current_database() AND lower(schema_name) = lower(?) AND lower(table_name) = lower(?) "
+        "ORDER BY column_index",
         [schema, table],
     ).fetchall()
     return {name.lower(): dtype for name, dtype in rows}
@@ -182,11 +290,52 @@ def _check_key(plan: ApplyPlan, stage_cols: dict[str, str]) -> tuple[str, ...]:
     return key
 
 
-def _load_into_existing(
-    con: duckdb.DuckDBPyConnection, plan: ApplyPlan, dest: str, stage_cols: dict[str, str]
-) -> int:
-    """Create/extend ``dest`` and merge or append the filtered staged rows into it."""
+def staged_rows(
+    con: duckdb.DuckDBPyConnection, plan: ApplyPlan, stage_cols: dict[str, str]
+) -> str:
+    """Check the staged rows and return the relation to load from.
+
+    The staged rows must be exactly the records relayed (the target stages without a key, so
+    nothing is merged away). Where the strategy matches on the key, a key chosen with
+    ``--primary-key`` must be unique in them; repeats of the tap's own key (a row re-served
+    while paging) keep the last row read, as target-duckdb's own merge did.
+
+    Raises:
+        RunError: Fewer or more rows staged than relayed, or a non-unique ``--primary-key``.
+    """
     stage = _fq(con, plan.stage_schema, plan.stage_table)
+    staged = _count(con.execute(f"SELECT count(*) FROM {stage}")) if stage_cols else 0
+    if plan.expected_rows is not None and staged != plan.expected_rows:
+        raise RunError(
+            f"the target staged {staged} of the {plan.expected_rows} rows read; nothing was "
+            f"loaded into {plan.dest} and the bookmark was not moved"
+        )
+    if not stage_cols or not plan.uses_key:
+        return stage
+    keys = ", ".join(q(k) for k in _check_key(plan, stage_cols))
+    repeats = f"SELECT 1 FROM {stage} GROUP BY {keys} HAVING count(*) > 1"
+    repeated = _count(con.execute(f"SELECT count(*) FROM ({repeats})"))
+    if not repeated:
+        return stage
+    if plan.key_overridden:
+        raise RunError(
+            f"--primary-key {','.join(plan.primary_key)} is not unique in the data read: "
+            f"{repeated} key values occur more than once; nothing was loaded (choose a unique "
+            "key, or --incremental-strategy append to keep every row)"
+        )
+    last = _fq(con, plan.stage_schema, plan.stage_table + "__last")
+    con.execute(
+        f"CREATE TABLE {last} AS SELECT * FROM {stage} "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) = 1"
+    )
+    return last
+
+
+def _load_into_existing(
+    con: duckdb.DuckDBPyConnection, plan: ApplyPlan, dest: str, stage: str,
+    stage_cols: dict[str, str],
+) -> int:  # fmt: skip
+    """Create/extend ``dest`` and merge or append the filtered staged rows into it."""
     where, params = _interval_filter(plan, stage_cols)
     con.execute(f"CREATE TABLE IF NOT EXISTS {dest} AS SELECT * FROM {stage} LIMIT 0")
     dest_cols = columns(con, plan.dest.schema, plan.dest.table)
@@ -224,14 +373,14 @@ def _load_into_existing(
 
 
 def _replace(
-    con: duckdb.DuckDBPyConnection, plan: ApplyPlan, dest: str, stage_cols: dict[str, str]
-) -> int:
+    con: duckdb.DuckDBPyConnection, plan: ApplyPlan, dest: str, stage: str,
+    stage_cols: dict[str, str],
+) -> int:  # fmt: skip
     """Build the new table beside the old one, then swap them."""
     new_name = f"_omniload_new_{plan.dest.table}"
     new = _fq(con, plan.dest.schema, new_name)
     con.execute(f"DROP TABLE IF EXISTS {new}")
     if stage_cols:
-        stage = _fq(con, plan.stage_schema, plan.stage_table)
         where, params = _interval_filter(plan, stage_cols)
         con.execute(f"CREATE TABLE {new} AS SELECT * FROM {stage} WHERE {where}", params)
     elif columns(con, plan.dest.schema, plan.dest.table):
@@ -244,34 +393,49 @@ def _replace(
     return rows
 
 
-def apply(path: Path, plan: ApplyPlan) -> int:
+def apply_strategy(con: duckdb.DuckDBPyConnection, plan: ApplyPlan) -> int:
+    """Move the checked staged rows into the destination by the plan's strategy (no commit)."""
+    dest = _fq(con, plan.dest.schema, plan.dest.table)
+    stage_cols = columns(con, plan.stage_schema, plan.stage_table)
+    stage = staged_rows(con, plan, stage_cols)
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(plan.dest.schema)}")
+    if plan.strategy == "replace":
+        return _replace(con, plan, dest, stage, stage_cols)
+    if not stage_cols:
+        return 0
+    rows = _load_into_existing(con, plan, dest, stage, stage_cols)
+    if plan.deletions:  # a complete whole read: rows absent from it are gone from PostHog
+        deletions.apply(con, dest, stage, _check_key(plan, stage_cols), plan.deletions)
+    return rows
+
+
+def _commit(con: duckdb.DuckDBPyConnection) -> None:
+    """COMMIT; from here a SIGINT/SIGTERM no longer interrupts the run (see ``signals``)."""
+    with signals.committing():
+        con.execute("COMMIT")
+
+
+def apply(
+    path: Path, plan: ApplyPlan, on_retry: Callable[[int], None] | None = None,
+    temp_dir: Path | None = None,
+) -> int:  # fmt: skip
     """Apply the staged rows and the new state in one transaction; return rows written.
 
-    The staging schema is dropped afterwards. If anything fails before the commit, the
-    destination table and the saved state are left as they were.
+    A momentary lock on the file by another process is waited out (``APPLY_LOCK_WAIT``). The
+    staging schema is dropped afterwards. If anything fails before the commit, the destination
+    table and the saved state are left as they were: a bookmark never moves without its rows.
 
     Raises:
-        RunError: The database is locked or a statement fails.
+        RunError: The database stays locked, the staged rows are not what was read, or a
+            statement fails.
     """
-    with connect(path) as con:
-        dest = _fq(con, plan.dest.schema, plan.dest.table)
+    with connect(path, lock_wait=APPLY_LOCK_WAIT, on_retry=on_retry, temp_dir=temp_dir) as con:
         con.execute("BEGIN TRANSACTION")
         try:
-            stage_cols = columns(con, plan.stage_schema, plan.stage_table)
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(plan.dest.schema)}")
-            if plan.strategy == "replace":
-                rows = _replace(con, plan, dest, stage_cols)
-            elif stage_cols:
-                rows = _load_into_existing(con, plan, dest, stage_cols)
-                if plan.deletions:
-                    stage = _fq(con, plan.stage_schema, plan.stage_table)
-                    key = _check_key(plan, stage_cols)
-                    deletions.apply(con, dest, stage, key, plan.deletions)
-            else:
-                rows = 0
+            rows = apply_strategy(con, plan)
             if plan.new_state is not None:
                 write_state(con, plan.source_key, str(plan.dest), plan.new_state)
-            con.execute("COMMIT")
+            _commit(con)
         except duckdb.Error as exc:
             con.execute("ROLLBACK")
             raise RunError(

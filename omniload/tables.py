@@ -1,10 +1,23 @@
-"""The PostHog source tables omniload knows: stream, primary key, incremental key, strategy."""
+"""The PostHog source tables omniload knows, derived from the tap's streams.
+
+Each of ``tap_posthog.tap.STREAM_TYPES`` (the streams the tap's catalog lists) is one table:
+its name, primary key and replication key come from the stream class, so a stream added to the
+tap is a table here with no change. Two things are omniload's own: ``*_property_definitions``
+streams are named ``property_definitions:<type>`` (ingestr's names), and streams whose rows never
+change once written (events) load by ``append``, the others by ``merge``.
+"""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 from omniload.errors import UsageError
+
+#: Streams whose records are immutable: loaded by append, skipping ids already loaded.
+APPEND_STREAMS = frozenset({"events"})
+_PROPERTY_DEFINITIONS = "_property_definitions"
 
 
 @dataclass(frozen=True)
@@ -20,7 +33,7 @@ class TableSpec:
     @property
     def immutable(self) -> bool:
         """Rows never change once written (events): append never duplicates an id."""
-        return self.stream == "events"
+        return self.stream in APPEND_STREAMS
 
     @property
     def default_dest_table(self) -> str:
@@ -28,40 +41,39 @@ class TableSpec:
         return self.name.replace(":", "_")
 
 
-def _spec(
-    name: str,
-    key: str | None,
-    strategy: str = "merge",
-    stream: str | None = None,
-    primary_key: tuple[str, ...] = ("id",),
-) -> TableSpec:
-    return TableSpec(name, stream or name, primary_key, key, strategy)
+def table_name(stream: str) -> str:
+    """The omniload name of a tap stream (``event_property_definitions`` -> ``...:event``)."""
+    if stream.endswith(_PROPERTY_DEFINITIONS):
+        return f"property_definitions:{stream[: -len(_PROPERTY_DEFINITIONS)]}"
+    return stream
 
 
-TABLES: dict[str, TableSpec] = {
-    spec.name: spec
-    for spec in (
-        _spec("persons", "last_seen_at"),
-        _spec("feature_flags", "updated_at"),
-        _spec("events", "timestamp", "append"),
-        _spec("cohorts", "last_calculation"),
-        _spec("event_definitions", "last_updated_at"),
-        _spec("property_definitions:event", "updated_at", stream="event_property_definitions"),
-        _spec("property_definitions:person", "updated_at", stream="person_property_definitions"),
-        _spec("property_definitions:session", "updated_at", stream="session_property_definitions"),
-        _spec("annotations", "updated_at"),
-        _spec("projects", None),
-        _spec("insights", "last_modified_at"),
-        _spec("dashboards", None),
-        _spec("actions", None),
-        _spec("experiments", "updated_at"),
-        _spec("surveys", None),
-        _spec("group_types", None, primary_key=("project_id", "group_type_index")),
-        _spec("groups", None, primary_key=("project_id", "group_type_index", "group_key")),
-        _spec("session_recordings", "start_time", primary_key=("project_id", "id")),
-        _spec("cohort_people", None, primary_key=("cohort_id", "id")),
+def spec_for(stream_class: Any) -> TableSpec:
+    """The table of one tap stream class."""
+    stream = stream_class.name
+    return TableSpec(
+        name=table_name(stream),
+        stream=stream,
+        primary_key=tuple(stream_class.primary_keys or ()),
+        incremental_key=stream_class.replication_key or None,
+        strategy="append" if stream in APPEND_STREAMS else "merge",
     )
-}
+
+
+@functools.cache
+def tables() -> dict[str, TableSpec]:
+    """Every table, by name, in the tap's stream order (imports the tap on first use)."""
+    from tap_posthog.tap import STREAM_TYPES
+
+    return {spec.name: spec for spec in map(spec_for, STREAM_TYPES)}
+
+
+def __getattr__(name: str) -> Any:
+    """``TABLES`` is computed on first access, so ``omniload --help`` stays fast."""
+    if name == "TABLES":
+        return tables()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 STRATEGIES = ("replace", "append", "merge")
 
@@ -72,15 +84,14 @@ def resolve_table(name: str) -> TableSpec:
     Raises:
         UsageError: The name is empty, unknown, or ``property_definitions`` without a suffix.
     """
+    known = tables()
     key = name.strip()
-    if key in TABLES:
-        return TABLES[key]
-    valid = ", ".join(sorted(TABLES))
+    if key in known:
+        return known[key]
+    valid = ", ".join(sorted(known))
     if key == "property_definitions" or key.startswith("property_definitions:"):
-        raise UsageError(
-            f"source table {name!r} needs a suffix: property_definitions:event, "
-            "property_definitions:person or property_definitions:session"
-        )
+        suffixes = ", ".join(n for n in known if n.startswith("property_definitions:"))
+        raise UsageError(f"source table {name!r} needs a suffix: {suffixes}")
     if not key:
         raise UsageError(f"--source-table is required; valid tables: {valid}")
     raise UsageError(f"unknown source table {name!r}; valid tables: {valid}")

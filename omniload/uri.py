@@ -15,6 +15,9 @@ _KEY_PARAMS = ("personal_api_key", "api_key")
 _SOURCE_PARAMS = (*_KEY_PARAMS, "project_id", "base_url")
 _KEY_IN_TEXT = re.compile(r"((?:personal_)?api_key=)[^&\s'\"]*", re.IGNORECASE)
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+#: File stems DuckDB does not use as the catalog name (it attaches main.duckdb as ``main_db``),
+#: while target-duckdb writes ``"<stem>".schema.table``: every load would fail.
+RESERVED_STEMS = frozenset({"main", "temp", "system"})
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -65,6 +68,12 @@ def _base_url(value: str | None) -> str:
         return DEFAULT_BASE_URL
     url = value.rstrip("/")
     parts = urlsplit(url)
+    if "@" in parts.netloc:
+        # Checked first, so no later message shows the value; the password is never printed.
+        raise UsageError(
+            "source URI: base_url must not contain a user name or password (user:password@); "
+            "PostHog authenticates with the personal API key only"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
             f"source URI: base_url {value!r} must be an http(s) URL such as https://eu.posthog.com"
@@ -159,6 +168,11 @@ def parse_dest_uri(uri: str) -> Path:
         # qualified name the target writes.
         name = Path(path).name
         raise UsageError(f"the DuckDB file name must have no dot before its extension: {name!r}")
+    if stem.lower() in RESERVED_STEMS:
+        raise UsageError(
+            f"the DuckDB file name {Path(path).name!r} cannot be used: DuckDB reserves the "
+            f"catalog name {stem.lower()!r}; choose another file name"
+        )
     return Path(path)
 
 
@@ -177,6 +191,9 @@ class DestTable:
 def parse_dest_table(value: str) -> DestTable:
     """Parse ``schema.table`` or ``table`` (schema ``main``).
 
+    DuckDB compares identifiers ignoring case, so the ``_omniload`` schemas are refused in any
+    case, and ``Posthog.Events`` names the same table as ``posthog.events``.
+
     Raises:
         UsageError: Empty parts, more than two parts or unusual characters.
     """
@@ -184,7 +201,7 @@ def parse_dest_table(value: str) -> DestTable:
     if len(parts) > 2 or not all(parts):
         raise UsageError(f"invalid --dest-table {value!r}: expected schema.table or table")
     for part in parts:
-        if not _IDENT_RE.match(part) or part.startswith("_omniload"):
+        if not _IDENT_RE.match(part) or part.lower().startswith("_omniload"):
             raise UsageError(
                 f"invalid --dest-table {value!r}: {part!r} must be letters, digits and "
                 "underscores (not starting with a digit or _omniload)"

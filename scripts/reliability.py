@@ -16,6 +16,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -32,6 +33,15 @@ from tests import test_reliability_scenarios as sc  # noqa: E402
 from tests.test_reliability_kit import Artefacts, Figures, ScanReport, Workspace, scan  # noqa: E402
 
 KillPoint = sc.KillPoint
+Moment = sc.Moment
+OVERLAP_MOMENTS = [Moment("spawn"), Moment("start"), Moment("load"), Moment("request", 3),
+                   Moment("request", 5), Moment("progress", 1), Moment("progress", 2),
+                   Moment("apply")]  # fmt: skip
+FULL_REFRESH_MOMENTS = [Moment("start"), Moment("load"), Moment("apply")]
+SIGNAL_MOMENTS = [(signal.SIGTERM, m) for m in (Moment("start"), Moment("load"),
+                  Moment("request", 3), Moment("progress", 1), Moment("progress", 2),
+                  Moment("apply"))] + [(signal.SIGINT, m) for m in (Moment("load"),
+                  Moment("progress", 1), Moment("apply"))]  # fmt: skip
 
 
 def _log(fig: Figures) -> None:
@@ -48,6 +58,8 @@ class Runner:
         self.keys: set[str] = set()
         self.artefacts = Artefacts()
         self.sims: list[Simulator] = []
+        self.overlaps: list[Figures] = []
+        self.signals: list[Figures] = []
 
     def workspace(self, name: str, **config: object) -> Workspace:
         """A started simulator (seeded) and a workspace for it."""
@@ -96,6 +108,21 @@ def total(name: str, figs: list[Figures]) -> Figures:
     return out
 
 
+def overlap_and_signals(
+    args: argparse.Namespace, runner: Runner
+) -> tuple[Workspace, list[Figures], list[Figures]]:
+    """Second runs started at many moments of a first; SIGTERM/SIGINT at many moments."""
+    ws = runner.workspace("overlaps", n_events=args.overlap_events, n_persons=3000)
+    ref = sc.Reference(ws)
+    overlaps = [runner.run(ws, sc.overlap, ref, m, "events", (), f"o_{i}")
+                for i, m in enumerate(OVERLAP_MOMENTS)]  # fmt: skip
+    overlaps += [runner.run(ws, sc.overlap, ref, m, "persons", ("--full-refresh",), f"ofr_{i}")
+                 for i, m in enumerate(FULL_REFRESH_MOMENTS)]  # fmt: skip
+    signals = [runner.run(ws, sc.interrupt, m, sig, f"s_{i}")
+               for i, (sig, m) in enumerate(SIGNAL_MOMENTS)]  # fmt: skip
+    return ws, overlaps, signals
+
+
 def scenarios(args: argparse.Namespace, runner: Runner) -> tuple[list[Figures], list[Figures]]:
     """Run everything; return the summary rows and the per-kill-point rows."""
     rng = random.Random(f"reliability:{args.seed}")
@@ -124,8 +151,20 @@ def scenarios(args: argparse.Namespace, runner: Runner) -> tuple[list[Figures], 
     small = runner.workspace("timeouts")
     rows.append(runner.run(small, sc.read_timeout))
     rows.append(runner.run(small, sc.query_timeout))
-    runner.close([heavy, heavy_tap, kills, small])
+    overlap_ws, runner.overlaps, runner.signals = overlap_and_signals(args, runner)
+    rows.append(summary(f"second run started at {len(runner.overlaps)} moments of a first",
+                        runner.overlaps, "waited for the first"))  # fmt: skip
+    rows.append(summary(f"SIGTERM/SIGINT at {len(runner.signals)} moments", runner.signals,
+                        "destination unchanged"))  # fmt: skip
+    runner.close([heavy, heavy_tap, kills, small, overlap_ws])
     return rows, per_point
+
+
+def summary(name: str, figs: list[Figures], counted: str) -> Figures:
+    """One summary row: totals, and how many notes say ``counted``."""
+    out = total(name, figs)
+    out.note = f"{sum(counted in f.note for f in figs)} of {len(figs)}: {counted}"
+    return out
 
 
 def _faults(fig: Figures) -> str:
@@ -154,12 +193,13 @@ HEADER = ["scenario", "requests", "faults injected", "retries", "rows expected",
 
 def render(
     args: argparse.Namespace, rows: list[Figures], points: list[Figures], report: ScanReport,
-    keys: int, machine: str, started: str,
+    keys: int, machine: str, started: str, runner: Runner,
 ) -> str:  # fmt: skip
     """The markdown page."""
     table = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     command = (f".venv/bin/python scripts/reliability.py --points {args.points} "
-               f"--events {args.events} --seed {args.seed}")  # fmt: skip
+               f"--events {args.events} --overlap-events {args.overlap_events} "
+               f"--seed {args.seed}")  # fmt: skip
     lines = [
         "# Reliability",
         "",
@@ -206,6 +246,30 @@ def render(
         *table,
         *(_row(f) for f in points),
         "",
+        f"## Overlapping runs ({len(runner.overlaps)}, events load of {args.overlap_events:,} "
+        "rows, persons of 3,000)",
+        "",
+        "A first `omniload ingest` is started; when it reaches the moment shown (seen from its",
+        "JSON messages and the simulator's request log, not from a clock) a second run of the same",
+        "table starts (`--lock-timeout 300`). Both must exit 0; the table must hold the ground",
+        "truth with every row equal to an uninterrupted load's, the same bookmark, and no staging",
+        "schema, run folder or temp file left. *waited* means the second run reported waiting for",
+        "the first's lock (`omniload pid N loading main.events since ...`).",
+        "",
+        *table,
+        *(_row(f) for f in runner.overlaps),
+        "",
+        f"## Signals ({len(runner.signals)}, events load of {args.overlap_events:,} rows)",
+        "",
+        "The destination first holds the first half of the events (an interval load, no",
+        "bookmark); an incremental run is then signalled at the moment shown. It must exit 143",
+        "(SIGTERM) or 130 (SIGINT) with the table and `_omniload.state` exactly as before, the",
+        "tap and target gone and nothing left behind; or, if the signal came after the commit had",
+        "begun, exit 0 with the load complete. A plain rerun must then be exact.",
+        "",
+        *table,
+        *(_row(f) for f in runner.signals),
+        "",
         "## Secret hygiene",
         "",
         f"The personal API keys of all {keys} simulators were searched for in",
@@ -228,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=20, help="omniload kill points")
     parser.add_argument("--events", type=int, default=30_000, help="events in the kill load")
+    parser.add_argument("--overlap-events", type=int, default=10_000,
+                        help="events in the overlapping-runs and signal loads")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "reliability.md")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -243,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    args.out.write_text(render(args, rows, points, report, len(runner.keys), machine, started))
+    page = render(args, rows, points, report, len(runner.keys), machine, started, runner)
+    args.out.write_text(page)
     failed = [f.scenario for f in rows if not f.ok]
     print(f"wrote {args.out} in {time.monotonic() - wall:.0f}s; failed: {failed or 'none'}; "
           f"key occurrences: {len(report.hits)}", file=sys.stderr)  # fmt: skip

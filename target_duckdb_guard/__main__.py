@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from target_duckdb_guard import offline
 from target_duckdb_guard.exact import apply_exact
 from target_duckdb_guard.patch import (
     PATCHED_VERSION,
@@ -46,6 +47,7 @@ def main() -> None:
         if apply_speedups(target_duckdb, DbSync):
             _log(f"fast record path for target-duckdb {PATCHED_VERSION} installed")
     target_duckdb.persist_lines = _wrap_persist_lines(target_duckdb.persist_lines)
+    offline.install(target_duckdb)  # no extension from the network; the file's folder is made
     target_duckdb.main()
 
 

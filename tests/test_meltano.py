@@ -87,7 +87,7 @@ def test_meltano_run_loads_every_stream_exactly(clean_clone):
             "TAP_POSTHOG_EVENTS_PAGE_SIZE": "1000",
             "TARGET_DUCKDB_BATCH_SIZE_ROWS": "1000",
         }
-        (clean_clone / "output").mkdir(exist_ok=True)
+        assert not (clean_clone / "output").exists()  # a fresh clone has no output/ folder
         install = subprocess.run(
             [str(meltano), "install"],
             cwd=clean_clone,

@@ -56,7 +56,7 @@ def ingest(
     assert messages, proc.stderr
     assert messages[0]["type"] == "start"
     assert "personal_api_key=***" in messages[0]["source"]
-    assert {m["type"] for m in messages} <= {"start", "progress", "end", "error"}
+    assert {m["type"] for m in messages} <= {"start", "progress", "phase", "note", "end", "error"}
     for m in messages:
         if m["type"] == "progress":
             assert {"rows", "rows_per_sec", "elapsed"} <= set(m)

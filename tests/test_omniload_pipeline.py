@@ -151,7 +151,7 @@ def test_relay_loads_every_record_and_keeps_tap_state(
     _no_key_in(work)
 
 
-def test_primary_key_override_reaches_the_target(
+def test_target_stages_every_record_without_a_key(
     fakes: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_RECORDS", "5")
@@ -164,7 +164,9 @@ def test_primary_key_override_reaches_the_target(
             "SELECT constraint_column_names FROM duckdb_constraints() "
             "WHERE table_name = 'events' AND constraint_type = 'PRIMARY KEY'"
         ).fetchone()
-    assert pk == (["n"],)
+        staged = con.execute("SELECT count(*) FROM stage.events").fetchone()
+    assert pk is None  # no key: the target cannot merge rows away; omniload applies the key
+    assert staged == (5,)
     spec.primary_key = ("missing",)
     with pytest.raises(RunError, match="not a column"):
         pipeline.run_pair(spec, tmp_path)
@@ -200,16 +202,18 @@ DRIVER = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     import test_omniload_pipeline as t
-    from omniload import pipeline
+    from omniload import pipeline, signals
+    from omniload.errors import OmniloadError
     from pathlib import Path
+    signals.install()
     real = pipeline.find_executable
     fakes = {{"tap-posthog": {tap!r}, "target-duckdb-guarded": {target!r}}}
     pipeline.find_executable = lambda s, m: [sys.executable, fakes[s]]
     try:
         pipeline.run_pair(t._spec(Path({db!r})), Path({work!r}))
-    except Exception as exc:
+    except OmniloadError as exc:
         print("ERROR", exc, flush=True)
-        sys.exit(1)
+        sys.exit(exc.exit_code)
     """
 )
 
@@ -233,7 +237,7 @@ def test_sigterm_stops_both_children(fakes: dict[str, Path], tmp_path: Path) -> 
     time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 1
+    assert proc.returncode == 143
     assert "ERROR interrupted by SIGTERM" in out
     pids = [int(p) for p in fakes["pids"].read_text().split()]
     assert len(pids) == 3  # discover, target, tap

@@ -155,12 +155,17 @@ def test_replace_failing_after_swap_rolls_back(
         assert [r[0] for r in names.fetchall()] == ["persons"]
 
 
-def test_prepare_drops_leftover_stage(tmp_path: Path) -> None:
+def test_prepare_drops_leftover_stage_and_creates_its_own(tmp_path: Path) -> None:
+    """Under the destination lock every other staging schema is a dead run's."""
     db = tmp_path / "sub" / "dir" / "d.duckdb"
     db.parent.mkdir(parents=True)
     _stage(db, [("a", "A", T1)])
-    assert store.prepare(db, SOURCE, DestTable("main", "persons"), STAGE) is None
+    mine = store.stage_schema_name(SOURCE, "main.persons")
+    assert mine != STAGE
+    assert mine.startswith(store.stage_prefix(SOURCE, "MAIN.Persons"))
+    assert store.prepare(db, SOURCE, DestTable("main", "persons"), mine) is None
     assert STAGE not in _schemas(db)
+    assert mine in _schemas(db)
 
 
 def test_missing_parent_folder_is_created(tmp_path: Path) -> None:
@@ -176,3 +181,76 @@ def test_file_named_like_schema_is_unambiguous(tmp_path: Path) -> None:
     with duckdb.connect(str(db), read_only=True) as con:
         got = con.execute('SELECT id FROM "posthog"."posthog"."persons"').fetchall()
     assert got == [("a",)]
+
+
+def _stage_unkeyed(path: Path, rows: list[tuple]) -> None:
+    """A staging table as the target now writes it: no key, every record one row, in order."""
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGE}")
+        con.execute(
+            f"CREATE TABLE {STAGE}.persons (id VARCHAR, name VARCHAR, last_seen_at TIMESTAMP)"
+        )
+        for row in rows:  # one INSERT per row: rowid follows the order read
+            con.execute(f"INSERT INTO {STAGE}.persons VALUES (?, ?, ?)", row)
+
+
+def test_staged_rows_must_be_the_records_relayed(tmp_path: Path) -> None:
+    """Fewer (or more) staged rows than records relayed: nothing applied, bookmark kept."""
+    db = tmp_path / "d.duckdb"
+    _stage_unkeyed(db, [("a", "A", T1)])
+    store.apply(db, _plan(new_state={"v": 1}, expected_rows=1))
+    for staged, relayed in ((1, 2), (2, 1)):
+        _stage_unkeyed(db, [("b", "B", T2), ("c", "C", T3)][:staged])
+        with pytest.raises(RunError, match=f"the target staged {staged} of the {relayed} rows"):
+            store.apply(db, _plan(new_state={"v": 2}, expected_rows=relayed))
+        assert _rows(db) == [("a", "A")]
+        with duckdb.connect(str(db)) as con:
+            assert store.read_state(con, SOURCE, "main.persons") == {"v": 1}
+            con.execute(f"DROP SCHEMA {STAGE} CASCADE")
+
+
+def test_repeats_of_the_taps_key_keep_the_last_row_read(tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    _stage_unkeyed(db, [("a", "A1", T1), ("b", "B", T1), ("a", "A2", T2), ("a", "A3", T3)])
+    assert store.apply(db, _plan(expected_rows=4)) == 2
+    assert _rows(db) == [("a", "A3"), ("b", "B")]
+
+
+@pytest.mark.parametrize(("strategy", "skip"), [("merge", False), ("append", True)])
+def test_non_unique_override_key_fails_where_the_key_is_used(
+    tmp_path: Path, strategy: str, skip: bool
+) -> None:
+    db = tmp_path / "d.duckdb"
+    _stage_unkeyed(db, [("a", "same", T1), ("b", "same", T2), ("c", "other", T3)])
+    plan = _plan(strategy, primary_key=("name",), key_overridden=True, skip_existing_ids=skip,
+                 new_state={"v": 1})  # fmt: skip
+    with pytest.raises(RunError, match="--primary-key name is not unique in the data read: 1 key"):
+        store.apply(db, plan)
+    with duckdb.connect(str(db)) as con:
+        assert store.read_state(con, SOURCE, "main.persons") is None
+    assert "persons" not in {r[0] for r in _tables(db)}
+
+
+def test_append_and_replace_keep_every_row_of_a_non_unique_key(tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    for strategy in ("append", "replace"):
+        _stage_unkeyed(db, [("a", "same", T1), ("b", "same", T2)])
+        store.apply(db, _plan(strategy, primary_key=("name",), key_overridden=True))
+        assert _rows(db) == [("a", "same"), ("b", "same")]
+
+
+def _tables(path: Path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        sql = "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'"
+        return con.execute(sql).fetchall()
+
+
+def test_state_key_ignores_the_case_of_the_dest_table(tmp_path: Path) -> None:
+    db = tmp_path / "d.duckdb"
+    _stage_unkeyed(db, [("a", "A", T1)])
+    store.apply(db, _plan(dest=DestTable("Main", "Persons"), new_state={"v": 1}))
+    with duckdb.connect(str(db)) as con:
+        assert store.read_state(con, SOURCE, "main.persons") == {"v": 1}
+        assert con.execute("SELECT dest_table FROM _omniload.state").fetchall() == [
+            ("main.persons",)
+        ]

@@ -225,7 +225,8 @@ def test_relay_counts_records_across_any_chunking() -> None:
         out += r.finish()
         assert r.records == 51
         assert r.last_state == state2["value"]
-        assert out == data + b"\n"
+        unkeyed = {**SCHEMA_MSG, "key_properties": []}
+        assert out == data.replace(_lines(SCHEMA_MSG), _lines(unkeyed)) + b"\n"
 
 
 def test_relay_ignores_nested_markers() -> None:
@@ -236,12 +237,15 @@ def test_relay_ignores_nested_markers() -> None:
     assert r.last_state is None
 
 
-def test_relay_rewrites_schema_key() -> None:
-    r = relay.Relay(primary_key=("uuid",))
-    out = r.feed(_lines(SCHEMA_MSG, {"type": "RECORD", "stream": "events", "record": {}}))
-    first = json.loads(out.splitlines()[0])
-    assert first["key_properties"] == ["Uuid"]
-    assert r.records == 1
+def test_relay_stages_without_a_key_and_checks_the_override() -> None:
+    """The target gets no key (it would merge repeats away); --primary-key is checked here."""
+    for key in (None, ("uuid",)):
+        r = relay.Relay(primary_key=key)
+        out = r.feed(_lines(SCHEMA_MSG, {"type": "RECORD", "stream": "events", "record": {}}))
+        first = json.loads(out.splitlines()[0])
+        assert first["key_properties"] == []
+        assert first["schema"] == SCHEMA_MSG["schema"]
+        assert r.records == 1
     with pytest.raises(RunError, match="not a column"):
         relay.Relay(primary_key=("nope",)).feed(_lines(SCHEMA_MSG))
 

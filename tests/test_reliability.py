@@ -7,6 +7,7 @@ same ones at more kill points and writes ``docs/reliability.md``.
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,24 @@ pytestmark = pytest.mark.slow
 
 HEAVY = SimConfig(seed=31, fault_profile="heavy", fault_seed=7, n_events=3000, n_persons=1800)
 KILLS = SimConfig(seed=33, n_events=20_000)
+OVERLAPS = SimConfig(seed=36, n_events=8000, n_persons=3000)
+#: Where the first run is when the second starts: before its tap, mid-load, at apply.
+OVERLAP_MOMENTS = [
+    sc.Moment("spawn"),
+    sc.Moment("start"),
+    sc.Moment("load"),
+    sc.Moment("request", 3),
+    sc.Moment("progress", 2),
+    sc.Moment("apply"),
+]
+SIGNAL_MOMENTS = [
+    (signal.SIGTERM, sc.Moment("start")),
+    (signal.SIGTERM, sc.Moment("load")),
+    (signal.SIGTERM, sc.Moment("progress", 1)),
+    (signal.SIGTERM, sc.Moment("apply")),
+    (signal.SIGINT, sc.Moment("request", 3)),
+    (signal.SIGINT, sc.Moment("apply")),
+]
 KILL_POINTS = [
     sc.KillPoint("start"),
     sc.KillPoint("progress", 1),
@@ -68,6 +87,75 @@ def kill_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         yield REGISTRY.workspace("kills", tmp_path_factory.mktemp("kills"), sim)
 
 
+@pytest.fixture(scope="module")
+def overlap_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    with Simulator(OVERLAPS) as sim:
+        yield REGISTRY.workspace("overlaps", tmp_path_factory.mktemp("overlaps"), sim)
+
+
+@pytest.fixture(scope="module")
+def reference(overlap_ws: Workspace) -> sc.Reference:
+    return sc.Reference(overlap_ws)
+
+
+@pytest.mark.parametrize("moment", OVERLAP_MOMENTS, ids=lambda m: f"{m.kind}-{m.value:g}")
+def test_overlapping_runs_load_exactly_once(
+    overlap_ws: Workspace, reference: sc.Reference, moment: sc.Moment
+) -> None:
+    """A second events run started while the first is at ``moment``: it waits for the lock;
+    ids exact, whole rows and bookmark equal to one uninterrupted load's, nothing left."""
+    fig = sc.overlap(overlap_ws, reference, moment, name=f"overlap_{moment.kind}")
+    _ok(fig)
+    if moment.kind in ("start", "load", "request", "progress"):  # the first holds the lock
+        assert fig.note == "the second run waited for the first", fig.note
+
+
+@pytest.mark.parametrize("moment", [sc.Moment("start"), sc.Moment("load"), sc.Moment("apply")],
+                         ids=lambda m: m.kind)  # fmt: skip
+def test_overlapping_full_refresh_runs(
+    overlap_ws: Workspace, reference: sc.Reference, moment: sc.Moment
+) -> None:
+    """The same with --full-refresh on persons (the case that once ended with 0 rows)."""
+    fig = sc.overlap(overlap_ws, reference, moment, "persons", ("--full-refresh",),
+                     name=f"overlap_fr_{moment.kind}")  # fmt: skip
+    _ok(fig)
+    assert fig.expected == 3000
+
+
+def test_second_run_with_lock_timeout_0_fails_at_once(overlap_ws: Workspace) -> None:
+    """--lock-timeout 0: one line naming the table and the file, exit 1; the first is exact."""
+    ws = overlap_ws
+    db = ws.db("lock_timeout_0")
+    mark = ws.mark()
+    first = ws.spawn_omniload("events", db, key_in_uri=False)
+    assert sc.wait_moment(first, sc.Moment("load"), lambda: ws.mark() - mark)
+    second = ws.omniload("events", db, "--lock-timeout", "0", key_in_uri=False)
+    done = first.finish()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert second.returncode == 1
+    lines = second.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "main.events" in lines[0]
+    assert str(db) in lines[0]
+    assert "--lock-timeout" in lines[0]
+    assert f"omniload pid {first.proc.pid}" in lines[0]
+    assert [m["type"] for m in second.messages] == ["error"]  # no start: nothing was read
+    assert sorted(sc.dest_ids(db, "main.events")) == sorted(map(str, ws.sim.truth.ids("events")))
+
+
+@pytest.mark.parametrize(("sig", "moment"), SIGNAL_MOMENTS,
+                         ids=lambda v: v.name if isinstance(v, signal.Signals)
+                         else f"{v.kind}-{v.value:g}")  # fmt: skip
+def test_signal_leaves_destination_as_it_was(
+    overlap_ws: Workspace, sig: signal.Signals, moment: sc.Moment
+) -> None:
+    """SIGTERM/SIGINT: exit 143/130, tap and target stopped, destination unchanged, rerun exact."""
+    fig = sc.interrupt(overlap_ws, moment, sig, f"signal_{sig.name}_{moment.kind}")
+    _ok(fig)
+    if moment.kind != "apply":  # at apply the commit may already have begun (then exit 0)
+        assert fig.runs[1].returncode == 128 + sig.value, fig.note
+
+
 @pytest.mark.parametrize("table", sorted(TABLES))
 def test_heavy_faults_every_table_exact(heavy_ws: Workspace, table: str) -> None:
     """omniload under the heavy profile plus one scripted fault kind per table: exact ids."""
@@ -77,11 +165,16 @@ def test_heavy_faults_every_table_exact(heavy_ws: Workspace, table: str) -> None
     assert fig.faults[sc.SCRIPTED[table][0].split(":")[0]] >= len(sc.SCRIPTED[table])
 
 
-def test_heavy_faults_cover_every_kind(heavy_ws: Workspace) -> None:
-    """Across the tables every fault kind was served, and the profile added faults of its own."""
-    if len(HEAVY_FIGURES) < len(TABLES):
-        pytest.skip("needs every test_heavy_faults_every_table_exact case")
-    injected = heavy_ws.sim.faults.injected
+def test_heavy_faults_cover_every_kind(tmp_path: Path) -> None:
+    """Every fault kind is served in one run (each table's scripted kind on its path, plus the
+    profile's own), and the tap still reads every stream exactly."""
+    with Simulator(SimConfig(seed=37, n_events=3000, fault_profile="heavy", fault_seed=9)) as sim:
+        ws = REGISTRY.workspace("cover", tmp_path, sim)
+        for table, kinds in sc.SCRIPTED.items():
+            sim.faults.script(sc.fault_path(table), kinds)
+        fig = sc.heavy_tap_all_streams(ws, page_size=100)
+        injected = sim.faults.injected
+    _ok(fig)
     assert set(KINDS) <= set(injected)
     scripted = sum(len(kinds) for kinds in sc.SCRIPTED.values())
     assert sum(injected.values()) > scripted
@@ -151,13 +244,22 @@ def test_scan_finds_a_planted_key(tmp_path: Path) -> None:
     assert any("planted.duckdb" in hit and '"t"' in hit for hit in report.hits)
 
 
-def test_key_appears_nowhere() -> None:
-    """Outputs, temp dirs, state, DuckDB files (+ .wal) and request URLs of every scenario above."""
-    if not REGISTRY.workspaces:
-        pytest.skip("no scenario ran")
+def test_key_appears_nowhere(tmp_path: Path) -> None:
+    """Outputs, temp dirs, state, DuckDB files (+ .wal) and request URLs: of a run of its own
+    (key in the URI, in the environment, SIGKILLed and rerun, signalled, failing) and of every
+    scenario above that ran in this session."""
+    with Simulator(SimConfig(seed=38, n_events=4000)) as sim:
+        ws = REGISTRY.workspace("key-scan", tmp_path, sim)
+        ws.omniload("persons", ws.db("scan_uri"), "--debug", key_in_uri=True)
+        sc.kill_and_resume(ws, sc.KillPoint("progress", 1), "scan_kill")
+        sc.interrupt(ws, sc.Moment("load"), signal.SIGTERM, "scan_term")
+        failed = ws.omniload("events", ws.db("scan_fail"), "--debug", "--primary-key", "event",
+                             "--incremental-strategy", "merge", key_in_uri=True)  # fmt: skip
+        ws.requests_since(0)
+    assert failed.returncode == 1
     artefacts = Artefacts()
-    for ws in REGISTRY.workspaces.values():
-        artefacts.merge(ws.artefacts)
+    for each in REGISTRY.workspaces.values():
+        artefacts.merge(each.artefacts)
     report = scan(artefacts, REGISTRY.keys)
     assert report.hits == []
     assert min(report.texts, report.files, report.db_rows, report.requests) > 0

@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+
+import duckdb
 
 from omniload.tables import TABLES
 from tests.further import key_of
@@ -198,8 +201,9 @@ def kill_and_resume(
         _failed(fig, rerun)
     if survivors:
         fig.ok, fig.note = False, f"{fig.note}; processes survived: {survivors}"
-    if db.exists() and stage_schemas(db):
-        fig.ok, fig.note = False, f"{fig.note}; staging schema left"
+    left = leftovers(ws, db)  # the rerun swept what the killed run left in its temp folder
+    if left:
+        fig.ok, fig.note = False, f"{fig.note}; left behind: {', '.join(left[:3])}"
     fig.check(dest_ids(db, "main.events"), ws.sim.truth.ids("events"))
     return fig
 
@@ -329,4 +333,228 @@ def heavy_tap_all_streams(
         by_stream.setdefault(record["_stream"], []).append(str(key_of(record["_stream"], record)))
     got = [f"{s}:{i}" for s, ids in by_stream.items() for i in ids]
     fig.check(got, [f"{s}:{i}" for s in streams for i in ws.sim.truth.ids(s)])
+    return fig
+
+
+# -- overlapping runs and signals -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A point in a running omniload, seen from outside: ``spawn`` (the process was just
+    started: before its tap), the ``start`` message (lock taken, staging made), the ``load``
+    phase (tap and target started), the n-th ``progress`` message, the simulator's n-th
+    ``request``, or the ``apply`` phase (tap and target done, applying)."""
+
+    kind: str
+    value: float = 0
+
+    @property
+    def label(self) -> str:
+        """Human description."""
+        return {
+            "spawn": "right after it was spawned (before its tap)",
+            "start": "at its start message",
+            "load": "when its tap and target started",
+            "progress": f"at its progress message {self.value:g}",
+            "request": f"after API request {self.value:g} of its load",
+            "apply": "at its apply step",
+        }[self.kind]
+
+
+def wait_moment(watched: Watched, moment: Moment, served: Callable[[], int]) -> bool:
+    """Block until ``moment`` (driven by messages and requests, not time); False if it ended."""
+    if moment.kind == "spawn":
+        return True
+    deadline = time.monotonic() + 300
+    progress = 0
+    while time.monotonic() < deadline:
+        if moment.kind == "request" and served() >= moment.value:
+            return True
+        message = watched.next_message(min(deadline, time.monotonic() + 0.01))
+        if watched.eof:
+            return False
+        if message is None:
+            continue
+        kind = message["type"]
+        if kind in ("end", "error"):
+            return False
+        progress += kind == "progress"
+        if (
+            (moment.kind == "start" and kind == "start")
+            or (moment.kind in ("load", "apply") and message.get("phase") == moment.kind)
+            or (moment.kind == "progress" and progress >= moment.value)
+        ):
+            return True
+    return False
+
+
+def table_rows(db: Path, table: str) -> list[tuple]:
+    """Every row of ``table`` (all columns), ordered by id; [] when it does not exist."""
+    if not db.exists():
+        return []
+    with duckdb.connect(str(db), read_only=True) as con:
+        try:
+            return con.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+        except duckdb.CatalogException:
+            return []
+
+
+def saved_bookmarks(db: Path) -> dict[str, str | None]:
+    """dest_table -> replication_key_value of each saved state row."""
+    if not db.exists():
+        return {}
+    with duckdb.connect(str(db), read_only=True) as con:
+        try:
+            rows = con.execute("SELECT dest_table, state FROM _omniload.state").fetchall()
+        except duckdb.CatalogException:
+            return {}
+    out = {}
+    for dest, state in rows:
+        marks = [
+            str(entry.get("replication_key_value"))
+            for entry in json.loads(state).get("bookmarks", {}).values()
+        ]
+        out[dest] = max(marks) if marks else None
+    return out
+
+
+def leftovers(ws: Workspace, db: Path) -> list[str]:
+    """What a finished run must not leave: staging schemas, tables named ``tmp_*`` outside
+    them, run folders in omniload's private temp folder, files elsewhere in TMPDIR."""
+    found: list[str] = []
+    if db.exists():
+        found += [f"schema {s}" for s in stage_schemas(db)]
+        with duckdb.connect(str(db), read_only=True) as con:
+            rows = con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
+        found += [f"table {s}.{t}" for s, t in rows
+                  if t.startswith("tmp_") and not s.startswith("_omniload_stage_")]  # fmt: skip
+    private = ws.tmp / f"omniload-{os.getuid()}"
+    found += [f"run folder {p.name}" for p in private.glob("run-*")]
+    for path in ws.tmp.rglob("*"):
+        rel = path.relative_to(ws.tmp)
+        if path.is_file() and private not in path.parents and not rel.parts[0].startswith("tap-"):
+            found.append(f"temp file {rel}")
+    return found
+
+
+class Reference:
+    """Uninterrupted single loads, to compare whole rows and bookmarks with."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.loads: dict[tuple[str, tuple[str, ...]], tuple[list[tuple], dict]] = {}
+
+    def get(self, table: str, extra: tuple[str, ...]) -> tuple[list[tuple], dict]:
+        key = (table, extra)
+        if key not in self.loads:
+            db = self.ws.db(f"reference_{len(self.loads)}")
+            run = self.ws.omniload(table, db, *extra, key_in_uri=False)
+            assert run.returncode == 0, run.stderr[-2000:]
+            dest = f"main.{TABLES[table].default_dest_table}"
+            self.loads[key] = (table_rows(db, dest), saved_bookmarks(db))
+        return self.loads[key]
+
+
+def overlap(
+    ws: Workspace, ref: Reference, moment: Moment, table: str = "events",
+    extra: tuple[str, ...] = (), name: str = "overlap",
+) -> Figures:  # fmt: skip
+    """Start a second ``omniload ingest`` of the same table while the first is at ``moment``.
+
+    Passes when both exit 0 (the second waits for the first's lock), the table holds exactly
+    the ground truth with every row equal to an uninterrupted load's, the saved bookmark is the
+    uninterrupted load's, and nothing is left behind.
+    """
+    flags = " ".join(extra)
+    fig = Figures(f"second run {flags} starts {moment.label}".replace("  ", " "))
+    spec = TABLES[table]
+    dest = f"main.{spec.default_dest_table}"
+    want_rows, want_marks = ref.get(table, extra)
+    db = ws.db(name)
+    mark, started = ws.mark(), time.monotonic()
+    args = ("--lock-timeout", "300", *extra)
+    first = ws.spawn_omniload(table, db, *args, key_in_uri=False)
+    reached = wait_moment(first, moment, lambda: ws.mark() - mark)
+    second = ws.spawn_omniload(table, db, *args, key_in_uri=False)
+    runs = [first.finish(), second.finish()]
+    fig.runs += runs
+    _elapsed(fig, started)
+    fig.count_requests(ws.requests_since(mark))
+    waits = [any(m["type"] == "note" and "waiting" in m["message"] for m in run.messages)
+             for run in runs]  # fmt: skip
+    fig.note = "no wait needed"
+    if waits[0] or waits[1]:
+        fig.note = "the second run waited for the first" if waits[1] else "the first waited"
+    if not reached:
+        fig.note = "the first run ended before the moment"
+    for run in runs:
+        if run.returncode:
+            _failed(fig, run)
+    rows = table_rows(db, dest)
+    if rows != want_rows:
+        fig.ok, fig.note = False, f"{fig.note}; rows differ from an uninterrupted load"
+    marks = saved_bookmarks(db)
+    if marks != want_marks:
+        fig.ok, fig.note = False, f"{fig.note}; bookmark {marks} != {want_marks}"
+    left = leftovers(ws, db)
+    if left:
+        fig.ok, fig.note = False, f"{fig.note}; left behind: {', '.join(left[:3])}"
+    fig.check(dest_ids(db, dest), ws.sim.truth.ids(spec.stream))
+    return fig
+
+
+def _snapshot(db: Path) -> tuple[list[tuple], dict]:
+    return table_rows(db, "main.events"), saved_bookmarks(db)
+
+
+def interrupt(ws: Workspace, moment: Moment, sig: signal.Signals, name: str) -> Figures:
+    """Signal an incremental events load at ``moment``; the destination must be as it was.
+
+    The destination first holds the first half of the events (an interval load: no bookmark),
+    so the interrupted run, had it finished, would change it. Exit 128 + signal with the
+    destination unchanged, or (a signal after the commit began) exit 0 with the load complete;
+    tap and target gone, nothing left behind; a rerun is then exact.
+    """
+    fig = Figures(f"{sig.name} omniload {moment.label}")
+    truth = sorted(ws.sim.truth.records("events"), key=lambda r: r["timestamp"])
+    half = truth[len(truth) // 2]["timestamp"]
+    db = ws.db(name)
+    mark, started = ws.mark(), time.monotonic()
+    fig.runs.append(ws.omniload("events", db, "--interval-end", half, key_in_uri=False))
+    before = _snapshot(db)
+    load_mark = ws.mark()
+    watched = ws.spawn_omniload("events", db, key_in_uri=False)
+    reached = wait_moment(watched, moment, lambda: ws.mark() - load_mark)
+    kids = list(children(watched.proc.pid))
+    if reached:
+        os.kill(watched.proc.pid, sig)
+    run = watched.finish()
+    survivors = wait_gone(kids)
+    after = _snapshot(db)
+    left = leftovers(ws, db)
+    rerun = ws.omniload("events", db, key_in_uri=False)
+    fig.runs += [run, rerun]
+    _elapsed(fig, started)
+    fig.count_requests(ws.requests_since(mark))
+    last = run.stderr.strip().splitlines()[-1:] or [""]
+    if not reached:
+        fig.note = "the load ended before the moment"
+    elif run.returncode == 128 + sig.value:
+        fig.note = f"exit {run.returncode}, destination unchanged" if after == before else ""
+        if after != before:
+            fig.ok, fig.note = False, f"exit {run.returncode} but the destination changed"
+        elif "interrupted by" not in last[0]:
+            fig.ok, fig.note = False, f"last line: {last[0][:120]}"
+    elif run.returncode == 0:
+        fig.note = "the signal came after the commit had started: load complete (exit 0)"
+    else:
+        _failed(fig, run)
+    if fig.runs[0].returncode or rerun.returncode:
+        _failed(fig, rerun if rerun.returncode else fig.runs[0])
+    if survivors:
+        fig.ok, fig.note = False, f"{fig.note}; processes survived: {survivors}"
+    if left:
+        fig.ok, fig.note = False, f"{fig.note}; left behind: {', '.join(left[:3])}"
+    fig.check(dest_ids(db, "main.events"), ws.sim.truth.ids("events"))
     return fig
