@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -125,12 +126,87 @@ def test_start_and_end_date_bound_the_events(sim):
 
 def test_without_start_date_events_start_at_the_first_event(sim):
     run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
     queries = _queries(sim)
-    assert "min(timestamp)" in queries[0]["query"]
+    # The first event is searched with bounded probes, never an unbounded min() scan.
+    probes = [q for q in queries if not q["query"].startswith("SELECT uuid")]
+    assert probes, "the first event is searched before reading"
+    assert not any("min(" in q["query"] for q in queries)
+    for probe in probes:
+        assert "timestamp >= toDateTime({lo}" in probe["query"]
+        assert "timestamp < toDateTime({hi}" in probe["query"]
+        assert probe["query"].rstrip().endswith("LIMIT 1")
+    assert len(probes) <= 20
     oldest = min(parse_datetime(r["timestamp"]) for r in sim.truth.records("events"))
-    assert parse_datetime(queries[1]["values"]["lo"]) <= oldest
+    first_page = next(q for q in queries if q["query"].startswith("SELECT uuid"))
+    start = parse_datetime(first_page["values"]["lo"])
+    assert oldest - timedelta(days=1) < start <= oldest
     assert oldest < datetime.now(UTC) - timedelta(days=2)  # far beyond "the last 24 hours"
-    assert len(run.ids("events")) == len(sim.truth.ids("events"))
+    _assert_exact(run.ids("events"), sim.truth.ids("events"))
+
+
+def test_events_at_or_before_1970_and_in_the_future_land(sim_factory):
+    sim = sim_factory(n_events=300, tie_groups=())
+    odd = [
+        datetime(1900, 1, 1, 0, 0, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2100, 6, 1, 12, tzinfo=UTC),
+        datetime(2299, 12, 30, tzinfo=UTC),
+    ]
+    odd_ids = [i for when in odd for i in sim.data.add_events(2, tie_timestamp=when)]
+    run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    _assert_exact(run.ids("events"), sim.truth.ids("events"))
+    truth = {r["id"]: r for r in sim.truth.records("events")}
+    got = {r["id"]: r for r in run.records["events"]}
+    for event_id in odd_ids:
+        assert got[event_id] == {**truth[event_id], "project_id": sim.project_id}
+
+
+def test_only_an_epoch_event_is_not_an_empty_project(sim_factory):
+    sim = sim_factory(n_events=0, tie_groups=())
+    epoch_ids = sim.data.add_events(3, tie_timestamp=datetime(1970, 1, 1, tzinfo=UTC))
+    run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(run.ids("events")) == sorted(epoch_ids)
+
+
+def test_empty_project_ends_after_one_bounded_probe(sim_factory):
+    sim = sim_factory(n_events=0, tie_groups=())
+    run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.ids("events") == []
+    queries = _queries(sim)
+    assert len(queries) == 1
+    assert queries[0]["query"].rstrip().endswith("LIMIT 1")
+
+
+def test_gateway_html_504_is_retried_unchanged(sim):
+    sim.faults.script(r"/query/", ["504"])
+    oldest = min(parse_datetime(r["timestamp"]) for r in sim.truth.records("events"))
+    run = run_tap(_config(sim, start_date=to_utc_string(oldest)), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    _assert_exact(run.ids("events"), sim.truth.ids("events"))
+    queries = _queries(sim)
+    assert [r.status for r in sim.requests if r.path.endswith("/query/")][:2] == [504, 200]
+    assert queries[0] == queries[1]
+    assert "narrowing" not in run.stderr
+
+
+def test_each_page_is_bounded_below_by_its_cursor(sim):
+    run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    pages = [q for q in _queries(sim) if q["query"].startswith("SELECT uuid")]
+    followed_full_page = 0
+    for before, page in itertools.pairwise(pages):
+        values = page["values"]
+        assert parse_datetime(values["lo"]) >= parse_datetime(values["after_ts"])
+        if values["lo"] == values["after_ts"]:
+            followed_full_page += 1
+        # Windows never go back before the cursor and never overlap the previous one.
+        assert parse_datetime(values["lo"]) >= parse_datetime(before["values"]["lo"])
+    assert followed_full_page >= 1  # the 1,500-event tie group spans pages of 1,000
 
 
 def test_query_time_limit_narrows_the_window_and_continues(sim):
