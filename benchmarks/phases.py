@@ -38,6 +38,8 @@ class PhaseResult:
     tree_cpu_s: float
     sim_cpu_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ClickHouse rows read by the command's queries (None when the simulator does not say).
+    rows_read: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -74,6 +76,7 @@ def _measure(
         procs=[asdict(p) for p in measured.procs],
         tree_cpu_s=measured.tree_cpu_s,
         sim_cpu_s=round(sim_cpu, 2),
+        rows_read=served.rows_read,
     )
     return result
 

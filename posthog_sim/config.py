@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from .shapes import SHAPES
+
 FAULT_PROFILES = ("none", "light", "heavy")
 
 
@@ -37,6 +39,8 @@ class SimConfig:
             offset, so one page of this size is entirely hidden (0 disables).
         rate_limits: Enforce PostHog's per-endpoint-class rate limits.
         time_scale: Rate-limit clock speed-up (60 means a minute lasts one second).
+        event_shape: How event timestamps are spread (``posthog_sim.shapes``): "uniform"
+            (over ``events_days``), "recent", "bursts" or "gaps".
     """
 
     seed: int = 1
@@ -60,6 +64,7 @@ class SimConfig:
     persons_hidden_block: int = 100
     rate_limits: bool = False
     time_scale: float = 1.0
+    event_shape: str = "uniform"
 
     def __post_init__(self) -> None:
         """Validate the few fields that can be wrong in a way that matters."""
@@ -69,5 +74,7 @@ class SimConfig:
             raise ValueError("time_scale must be positive")
         if min(self.n_events, self.n_persons) < 0:
             raise ValueError("counts must not be negative")
+        if self.event_shape not in SHAPES:
+            raise ValueError(f"event_shape must be one of {SHAPES}")
         if self.events_days < 1:
             raise ValueError("events_days must be at least 1")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import catalog
+from . import catalog, shapes
 from .config import SimConfig
 from .events import EventStore
 from .ids import derived_token, uuid4_like
@@ -71,7 +71,12 @@ class Dataset:
             for size, count in config.tie_groups
             for _ in range(count)
         ]
-        self.events.generate(config.n_events, lo_us, hi_us, ties)
+        if config.event_shape == "uniform":
+            self.events.generate(config.n_events, lo_us, hi_us, ties)
+        else:
+            shaped = shapes.segments(config.event_shape, config.n_events, hi_us)
+            for count, seg_lo, seg_hi in shaped:
+                self.events.add(count, seg_lo, seg_hi, None)
 
     def _generate_tables(self, config: SimConfig) -> None:
         seed, anchor, users = config.seed, self.anchor, self.users
