@@ -79,9 +79,10 @@ def exists_query(lo: str, hi: str) -> dict[str, Any]:
     }
 
 
-#: Statuses PostHog's query endpoint uses for a query too expensive to finish: 504 timeout
-#: ("max execution time" or "time limit"), 512 estimated too slow, 513 memory (512 or 504 in
-#: older versions). posthog/exceptions.py; see /work/shared/reference/posthog-real.md section 3.
+#: Statuses PostHog's query endpoint uses for a query too expensive to finish (PostHog's
+#: posthog/exceptions.py): 504 ``ClickHouseQueryTimeOut`` ("max execution time", or the
+#: rewritten "time limit" text), 512 estimated execution time too long, 513
+#: ``ClickHouseQueryMemoryLimitExceeded`` (512 or 504 in older versions).
 OVERLOAD_STATUSES = frozenset({504, 512, 513})
 
 
