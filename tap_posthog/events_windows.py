@@ -3,12 +3,15 @@
 Pure algorithm, no HTTP: :func:`read_pages` asks a ``fetch`` callable for one keyset page at a
 time and decides the next query from what the last one returned.
 
-Why windows at all: PostHog's events table is sorted by ``toDate(timestamp)`` (then event and
-hashes), so ClickHouse reads every row of every day a query's time range touches, whatever the
-``LIMIT``. A query therefore costs the rows of the days between its lower bound and its upper
-bound. The lower bound is the cursor's timestamp; the upper bound is chosen so that the window
-holds about :data:`TARGET_SHARE` of a page at the density the previous pages showed. Windows of
-two days or more end at a UTC midnight, so no day is read by two windows.
+What a query costs: PostHog's events table is partitioned by ``toYYYYMM(timestamp)`` and
+sorted by ``toDate(timestamp)``, event and hashes, and PostHog prints every ``timestamp`` as
+``toTimeZone(events.timestamp, tz)``, which ClickHouse's primary key cannot see through: only
+the partitions' min/max index prunes (measured on ClickHouse through the simulator). A query
+therefore reads every row of every UTC month its time range touches, whatever its ``LIMIT``.
+So each page's lower bound is its cursor's timestamp, and a window never ends before the end
+of its first month (the rest of that month costs nothing more) and otherwise ends at a month
+boundary; within that, its width aims at :data:`TARGET_SHARE` of a page at the density the
+previous pages showed, with no upper bound short of the rest of the range.
 
 A page shorter than the limit ends its window only when its length cannot be a server-side
 row cap (older PostHog caps HogQL at 10,000 rows): a length that is a multiple of 100, or the
@@ -43,7 +46,6 @@ CAP_STEP = 100
 #: A page's last quarter this much denser than the page, within BURST_SPAN, is a burst.
 BURST = 4.0
 BURST_SPAN = timedelta(hours=6)
-_DAY = timedelta(days=1)
 
 
 class QueryOverloadError(Exception):
@@ -85,7 +87,7 @@ class WindowSizer:
     growth: float = MAX_GROWTH
     #: Rows per second measured last (None until a page said something).
     rate: float | None = field(default=None)
-    #: Set once a query was overloaded: windows no longer widen to day ends, and grow slowly.
+    #: Set once a query was overloaded: windows no longer widen to month ends, and grow slowly.
     narrowed: bool = False
 
     @property
@@ -99,8 +101,9 @@ class WindowSizer:
         A window that would leave less than half a window extends to ``range_hi``. Unless
         narrowed after an overload: a window that reaches ``open_from`` (the run's start:
         beyond it only clock-skewed future events exist), or comes within half a window of
-        it before any density is known, extends to ``range_hi`` too; any other ends at a UTC
-        midnight, never before the end of ``lo``'s day (ClickHouse reads that day anyway).
+        it before any density is known, extends to ``range_hi`` too; any other ends at the
+        start of a UTC month, never before the end of ``lo``'s month (ClickHouse reads that
+        month's partition anyway).
         """
         hi = lo + self.width
         if range_hi - hi < self.width / 2:
@@ -110,7 +113,7 @@ class WindowSizer:
         margin = self.width / 2 if self.rate is None else timedelta(0)
         if hi + margin >= open_from:
             return range_hi
-        return min(range_hi, max(_midnight(lo) + _DAY, _midnight(hi)))
+        return min(range_hi, max(_next_month(lo), _month_start(hi)))
 
     def full_page(self, lo: datetime, last: datetime, rows: int, tail: datetime | None) -> None:
         """A page filled before its window ended: ``rows`` rows lie in ``[lo, last]``.
@@ -127,11 +130,11 @@ class WindowSizer:
         self.rate = max(average, recent)
         self.width = max(MIN_WINDOW, timedelta(seconds=self.target_rows / self.rate))
         if tail is not None and tail > lo and last - tail < BURST_SPAN and recent > BURST * average:
-            # The page ended in a burst: read the rest of the burst's day (ClickHouse reads
-            # the whole day anyway) plus what the density before the burst fills.
+            # The page ended in a burst: read the rest of the burst's month (ClickHouse reads
+            # it anyway) plus what the density before the burst fills.
             before = (rows * 3 // 4) / max((tail - lo).total_seconds(), 1e-6)
-            rest_of_day = _midnight(last) + _DAY - last
-            self.width = rest_of_day + timedelta(seconds=self.target_rows / before)
+            rest_of_month = _next_month(last) - last
+            self.width = rest_of_month + timedelta(seconds=self.target_rows / before)
 
     def window_done(self, lo: datetime, hi: datetime, rows: int, tail: datetime | None) -> None:
         """A window ended: it held ``rows`` rows in ``[lo, hi)`` (``tail`` as in full_page)."""
@@ -155,8 +158,15 @@ class WindowSizer:
         return True
 
 
-def _midnight(value: datetime) -> datetime:
-    return value.replace(hour=0, minute=0, second=0, microsecond=0)
+def _month_start(value: datetime) -> datetime:
+    return value.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _next_month(value: datetime) -> datetime:
+    start = _month_start(value)
+    if start.month == 12:
+        return start.replace(year=start.year + 1, month=1)
+    return start.replace(month=start.month + 1)
 
 
 def _tail_rate(rows: int, end: datetime, tail: datetime | None) -> float:

@@ -7,6 +7,8 @@ import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tap_posthog.timeutil import parse_datetime, to_utc_string
 from tests.taprun import run_tap
 
@@ -225,3 +227,64 @@ def test_query_time_limit_narrows_the_window_and_continues(sim):
     ]
     assert spans[0] > spans[1] > spans[2]
     assert "narrowing" in run.stderr
+
+
+OVERLOADS = {
+    "504 max execution time": ({"query_max_rows_read": 600}, 504),
+    "504 time limit": ({"query_max_rows_read": 600, "query_timeout_text": "time_limit"}, 504),
+    "512 too slow": ({"query_too_slow_rows_read": 600}, 512),
+    "513 memory": ({"query_memory_rows_read": 600}, 513),
+    "512 memory (older)": (
+        {"query_memory_rows_read": 600, "query_memory_error_status": 512},
+        512,
+    ),
+    "504 memory (oldest), failure cache on": (
+        {
+            "query_memory_rows_read": 600,
+            "query_memory_error_status": 504,
+            "query_failure_cache": True,
+        },
+        504,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(OVERLOADS))
+def test_any_json_overload_narrows_the_window_and_the_load_stays_exact(sim_factory, case):
+    limits, status = OVERLOADS[case]
+    # A year of events, ~170 a month: ClickHouse reads whole month partitions, so a query may
+    # cover up to three months.
+    sim = sim_factory(tie_groups=(), events_days=365, **limits)
+    run = run_tap(_config(sim, events_window_hours=24 * 40), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    _assert_exact(run.ids("events"), sim.truth.ids("events"))
+    truth = {r["id"]: r for r in sim.truth.records("events")}
+    assert all(r == {**truth[r["id"]], "project_id": sim.project_id} for r in run.records["events"])
+    served = [r for r in sim.requests if r.path.endswith("/query/")]
+    failed = [r for r in served if r.status >= 500]
+    assert failed, "the limits made some query fail"
+    assert {r.status for r in failed} == {status}
+    # Each failing query was narrowed, never sent again as it was.
+    bodies = [r.body for r in served]
+    assert all(bodies.count(r.body) == 1 for r in failed)
+    assert "narrowing" in run.stderr
+
+
+def test_overload_past_the_narrowest_window_is_one_clear_line(sim_factory):
+    sim = sim_factory(tie_groups=((400, 1),), query_max_rows_read=200)
+    run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 1
+    assert run.last_stderr_line.startswith("tap-posthog: ")
+    assert "stayed too expensive for PostHog" in run.last_stderr_line
+    assert "Traceback" not in run.stderr
+
+
+def test_exact_under_a_10000_row_server_cap_with_50000_row_pages(sim_factory):
+    sim = sim_factory(n_events=40_000, query_row_cap=10_000, events_days=10)
+    run = run_tap(_config(sim, events_page_size=50_000), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    _assert_exact(run.ids("events"), sim.truth.ids("events"))
+    truth = {r["id"]: r for r in sim.truth.records("events")}
+    assert all(r == {**truth[r["id"]], "project_id": sim.project_id} for r in run.records["events"])
+    pages = [r.rows for r in sim.requests if r.path.endswith("/query/")]
+    assert max(pages) == 10_000  # the server capped pages; the tap continued after them
