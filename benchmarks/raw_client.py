@@ -1,8 +1,8 @@
 """The raw client limit: a plain ``requests`` loop over the tap's HogQL keyset queries.
 
 It sends exactly the queries ``tap-posthog`` sends for a first full load of ``events`` (the
-first-event search, then the density-sized windows paged with the ``(timestamp, uuid)``
-keyset, both from the tap's SDK-free modules) and parses every page and every row's
+density-sized windows paged with the ``(timestamp, uuid)`` keyset, from the tap's SDK-free
+``events_windows``) and parses every page and every row's
 ``properties``, doing nothing else. Prints ``{"rows", "requests", "page_rows"}`` as JSON.
 
 ``--decoder requests`` (the reference) parses with ``response.json()`` and ``json.loads``;
@@ -16,14 +16,13 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
 from tap_posthog import events_windows as windows
 from tap_posthog import hogql
-from tap_posthog.events_first import first_event_day
 
 
 def _utc(value: str) -> datetime:
@@ -78,9 +77,6 @@ def pull(
         response.raise_for_status()
         return decode_body(response)
 
-    def exists(lo: datetime, hi: datetime) -> bool:
-        return bool(post(hogql.exists_query(_text(lo), _text(hi))).get("results"))
-
     def fetch(request: windows.PageRequest) -> _Page:
         after_ts, after_uuid = request.after or (None, None)
         query = hogql.EventsPage(
@@ -101,14 +97,14 @@ def pull(
         return _Page(rows, i_ts, i_uuid)
 
     now = datetime.now(UTC)
-    start = first_event_day(exists, windows.CEILING)
-    if start is not None:
-        sizer = windows.WindowSizer(page_rows=page_size, width=timedelta(hours=window_hours))
-        pages = windows.read_pages(
-            fetch, lo=start, range_hi=windows.CEILING, open_from=now, after=None, sizer=sizer
-        )
-        for _ in pages:
-            pass
+    start = windows.FLOOR
+    width = windows.initial_width(_text(start), window_hours)
+    sizer = windows.WindowSizer(page_rows=page_size, width=width)
+    pages = windows.read_pages(
+        fetch, lo=start, range_hi=windows.CEILING, open_from=now, after=None, sizer=sizer
+    )
+    for _ in pages:
+        pass
     return {"rows": sum(page_rows), "requests": requests_sent, "page_rows": page_rows}
 
 

@@ -1,7 +1,7 @@
 """Singer tap for PostHog, built with the Meltano Singer SDK.
 
-``TapPostHog`` loads on first use, so the SDK-free modules (``hogql``, ``events_windows``,
-``events_first``) import without it (the benchmark's raw client uses them).
+``TapPostHog`` loads on first use, so the SDK-free modules (``hogql``, ``events_windows``)
+import without it (the benchmark's raw client uses them).
 """
 
 from __future__ import annotations

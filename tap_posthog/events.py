@@ -1,7 +1,7 @@
 """EventsStream: events through the Query API (HogQL), in ascending ``(timestamp, uuid)`` order.
 
 The stream ties the parts together and writes the output: ``events_plan`` decides the range
-(and keeps the state), ``events_first`` finds the first event, ``events_windows`` pages the
+(and keeps the state), ``events_windows`` pages the
 range in density-sized windows with a server-side keyset on ``(timestamp, uuid)`` (ties on a
 page boundary are neither lost nor repeated), ``events_records`` builds the records, ``hogql``
 writes the queries. The stream is sorted, so an interrupted run resumes from its cursor.
@@ -17,22 +17,21 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_posthog.client import PostHogStream
 from tap_posthog.errors import PostHogAPIError, response_detail
-from tap_posthog.events_first import first_event_day
 from tap_posthog.events_plan import RunPlan, finish_run, plan_run
 from tap_posthog.events_records import PageRecords, QueryBody, decode_query_body
 from tap_posthog.events_windows import (
     PageRequest,
     QueryOverloadError,
     WindowSizer,
+    initial_width,
     read_pages,
 )
-from tap_posthog.hogql import EventsPage, exists_query, is_overload, request_body
+from tap_posthog.hogql import EventsPage, is_overload, request_body
 from tap_posthog.output import DirectOutputMixin
 from tap_posthog.timeutil import parse_datetime, to_utc_string, utc_now
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from datetime import datetime
 
     import requests
     from singer_sdk.helpers.types import Context
@@ -80,24 +79,13 @@ class EventsStream(DirectOutputMixin, PostHogStream):
         if is_overload(status, response.headers.get("Content-Type", ""), response.text):
             raise QueryOverloadError(f"HTTP {status}: {response_detail(response)}")
 
-    def _first_event_day(self, hi: datetime) -> datetime | None:
-        return first_event_day(self._exists, hi)
-
-    def _exists(self, lo: datetime, hi: datetime) -> bool:
-        body = self.run_query(exists_query(to_utc_string(lo), to_utc_string(hi)))
-        return bool(body.results)
-
     # -- records ----------------------------------------------------------------------
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Read the planned range window by window, resuming from the state's cursor."""
         state = self.get_context_state(context)
         previous_bookmark = state.get("replication_key_value")
-        try:
-            plan = plan_run(state, self.config, utc_now(), self._first_event_day)
-        except QueryOverloadError as exc:
-            msg = f"searching the first event stayed too expensive for PostHog: {exc}"
-            raise PostHogAPIError(msg) from None
+        plan = plan_run(state, self.config, utc_now())
         if plan is None:
             finish_run(state, None, previous_bookmark, None, self.replication_key)
             return
@@ -129,7 +117,7 @@ class EventsStream(DirectOutputMixin, PostHogStream):
         """The run's pages, in keyset order; an overload past every narrowing is fatal."""
         sizer = WindowSizer(
             page_rows=int(self.config["events_page_size"]),
-            width=timedelta(hours=float(self.config["events_window_hours"])),
+            width=initial_width(plan.lo, float(self.config["events_window_hours"])),
         )
 
         def fetch(request: PageRequest) -> PageRecords:

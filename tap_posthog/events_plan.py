@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tap_posthog.events_windows import CEILING
+from tap_posthog.events_windows import CEILING, FLOOR
 from tap_posthog.timeutil import parse_datetime, to_utc_string
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
 INGESTION_MARGIN = timedelta(minutes=15)
 
@@ -65,15 +65,12 @@ class RunPlan:
         return parse_datetime(self.read_hi or self.hi)
 
 
-def plan_run(
-    state: Mapping[str, Any],
-    config: Mapping[str, Any],
-    now: datetime,
-    first_event_day: Callable[[datetime], datetime | None],
-) -> RunPlan | None:
+def plan_run(state: Mapping[str, Any], config: Mapping[str, Any], now: datetime) -> RunPlan | None:
     """The run to do: the interrupted one in ``state``, else a new one; None when nothing.
 
-    ``first_event_day(read_hi)`` finds where a first sync without ``start_date`` starts.
+    A first sync without ``start_date`` starts at the beginning of ClickHouse's date range:
+    its first query, over the whole range, returns the first page of events (see
+    ``events_windows``), so no separate search for the first event is needed.
     """
     if state.get("run"):
         return RunPlan.from_state(state["run"])
@@ -96,10 +93,7 @@ def plan_run(
     elif start_date:
         lo = parse_datetime(start_date)
     else:
-        first = first_event_day(read_hi)
-        if first is None:
-            return None
-        lo = first
+        lo = FLOOR
     if lo >= read_hi:
         return None
     plan.lo = to_utc_string(lo)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 #: Lowest and highest instants a ClickHouse ``DateTime64`` holds: the whole readable range.
 FLOOR = datetime(1900, 1, 1, tzinfo=UTC)
 CEILING = datetime(2299, 12, 31, tzinfo=UTC)
+_WHOLE_RANGE = CEILING - FLOOR
 MIN_WINDOW = timedelta(minutes=1)
 MIN_PAGE = 1000
 #: A window aims at this share of a page, so density changes rarely overflow it.
@@ -128,22 +129,22 @@ class WindowSizer:
             return
         average, recent = rows / span, _tail_rate(rows, last, tail)
         self.rate = max(average, recent)
-        self.width = max(MIN_WINDOW, timedelta(seconds=self.target_rows / self.rate))
+        self.width = max(MIN_WINDOW, _seconds(self.target_rows / self.rate))
         if tail is not None and tail > lo and last - tail < BURST_SPAN and recent > BURST * average:
             # The page ended in a burst: read the rest of the burst's month (ClickHouse reads
             # it anyway) plus what the density before the burst fills.
             before = (rows * 3 // 4) / max((tail - lo).total_seconds(), 1e-6)
             rest_of_month = _next_month(last) - last
-            self.width = rest_of_month + timedelta(seconds=self.target_rows / before)
+            self.width = min(_WHOLE_RANGE, rest_of_month + _seconds(self.target_rows / before))
 
     def window_done(self, lo: datetime, hi: datetime, rows: int, tail: datetime | None) -> None:
         """A window ended: it held ``rows`` rows in ``[lo, hi)`` (``tail`` as in full_page)."""
         span = hi - lo
         if rows == 0:  # an empty window read nothing: widen fast, even after an overload
-            self.width = max(self.width, span) * MAX_GROWTH
+            self.width = min(_WHOLE_RANGE, max(self.width, span) * MAX_GROWTH)
             return
         self.rate = max(rows / max(span.total_seconds(), 1e-6), _tail_rate(rows, hi, tail))
-        wanted = timedelta(seconds=self.target_rows / self.rate)
+        wanted = _seconds(self.target_rows / self.rate)
         if self.narrowed or rows < TRUSTED_ROWS:
             wanted = min(wanted, span * self.growth)
         self.width = max(MIN_WINDOW, wanted)
@@ -156,6 +157,11 @@ class WindowSizer:
             return False
         self.width = max(MIN_WINDOW, (hi - lo) / 4)
         return True
+
+
+def _seconds(value: float) -> timedelta:
+    """``value`` seconds, at most the whole readable range."""
+    return timedelta(seconds=min(value, _WHOLE_RANGE.total_seconds()))
 
 
 def _month_start(value: datetime) -> datetime:
@@ -180,6 +186,19 @@ def _parse(value: str) -> datetime:
     text = value[:-1] + "+00:00" if value.endswith("Z") else value
     parsed = datetime.fromisoformat(text)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def initial_width(lo: str, window_hours: float) -> timedelta:
+    """The first window's width: ``window_hours``, or the whole range from :data:`FLOOR`.
+
+    A first sync without ``start_date`` starts at FLOOR: one query over the whole range then
+    returns the first page wherever the first event lies (before 1970 or in the future), and
+    an empty project ends after it. On PostHog's ClickHouse it reads each month of events
+    once, as a search of bounded existence probes would several times over.
+    """
+    if _parse(lo) <= FLOOR:
+        return CEILING - FLOOR
+    return timedelta(hours=window_hours)
 
 
 def _tail(page: Page) -> datetime | None:

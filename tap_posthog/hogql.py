@@ -62,23 +62,6 @@ class EventsPage:
         return {"kind": "HogQLQuery", "query": text, "values": values}
 
 
-def exists_query(lo: str, hi: str) -> dict[str, Any]:
-    """Whether any event lies in ``[lo, hi)``: one row or none (ClickHouse stops at the first).
-
-    The first-event search (``events_first``) uses it instead of an unbounded
-    ``SELECT min(timestamp) FROM events``.
-    """
-    return {
-        "kind": "HogQLQuery",
-        "query": (
-            "SELECT timestamp\nFROM events\n"
-            "WHERE timestamp >= toDateTime({lo}, 'UTC') AND timestamp < toDateTime({hi}, 'UTC')\n"
-            "LIMIT 1"
-        ),
-        "values": {"lo": lo, "hi": hi},
-    }
-
-
 #: Statuses PostHog's query endpoint uses for a query too expensive to finish (PostHog's
 #: posthog/exceptions.py): 504 ``ClickHouseQueryTimeOut`` ("max execution time", or the
 #: rewritten "time limit" text), 512 estimated execution time too long, 513

@@ -1,7 +1,7 @@
 """Window paging and the first-event search as algorithms, over an in-memory event table.
 
 The end-to-end behaviour runs against the simulator in test_events.py; these tests drive
-``read_pages`` and ``first_event_day`` directly over many data shapes, server row caps and
+``read_pages`` directly over many data shapes, server row caps and
 overload rules, which would take minutes over HTTP.
 """
 
@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tap_posthog.events_first import first_event_day
 from tap_posthog.events_windows import (
     CEILING,
     FLOOR,
     PageRequest,
     QueryOverloadError,
     WindowSizer,
+    initial_width,
     read_pages,
 )
 
@@ -94,9 +94,8 @@ class _Table:
 
 
 def _read_all(table: _Table, page_rows: int = 50_000, start: datetime | None = None) -> list:
-    lo = start or first_event_day(table.exists, CEILING)
-    assert lo is not None
-    sizer = WindowSizer(page_rows=page_rows, width=timedelta(hours=24))
+    lo = start or FLOOR
+    sizer = WindowSizer(page_rows=page_rows, width=initial_width(_text(_us(lo)), 24))
     got = []
     pages = read_pages(table.fetch, lo=lo, range_hi=CEILING, open_from=NOW, after=None, sizer=sizer)
     for page in pages:
@@ -157,9 +156,10 @@ def test_under_a_10000_row_cap_windows_shrink_to_it():
 
 
 def test_windows_follow_density_cheaply_when_months_hold_less_than_a_page():
-    # ~10,000 events a month for twenty months.
-    table = _Table(_uniform(random.Random(3), 200_000, NOW - timedelta(days=600), NOW))
-    assert _read_all(table) == table.rows
+    # ~10,000 events a month for twenty months, read from a start_date.
+    start = NOW - timedelta(days=600)
+    table = _Table(_uniform(random.Random(3), 200_000, start, NOW))
+    assert _read_all(table, start=start) == table.rows
     assert table.read <= 1.5 * len(table.rows)
     data_pages = sorted(table.pages)
     assert data_pages[len(data_pages) // 2] >= 20_000
@@ -189,36 +189,19 @@ def test_overload_past_the_narrowest_window_and_page_raises():
         _read_all(table, page_rows=5_000)
 
 
-def test_first_event_day_finds_old_epoch_and_future_events():
+def test_a_first_sync_from_the_floor_finds_events_anywhere_in_one_query():
     for when in (
         datetime(1900, 1, 1, 0, 0, 1, tzinfo=UTC),
         datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
         EPOCH,
-        datetime(2024, 2, 29, 13, tzinfo=UTC),
         datetime(2201, 5, 5, tzinfo=UTC),
     ):
         table = _Table([_us(when), _us(when + timedelta(days=400))])
-        day = first_event_day(table.exists, CEILING)
-        assert day == when.replace(hour=0, minute=0, second=0, microsecond=0)
+        assert _read_all(table) == table.rows
+        assert table.pages == [2]
 
 
-def test_first_event_day_of_an_empty_table_is_none_after_one_probe():
-    calls = []
-
-    def exists(lo: datetime, hi: datetime) -> bool:
-        calls.append((lo, hi))
-        return False
-
-    assert first_event_day(exists, CEILING) is None
-    assert calls == [(FLOOR, CEILING)]
-
-
-def test_first_event_day_splits_a_probe_the_server_finds_too_expensive():
-    table = _Table([_us(datetime(2020, 3, 4, 5, tzinfo=UTC))])
-
-    def exists(lo: datetime, hi: datetime) -> bool:
-        if hi - lo > timedelta(days=3650):
-            raise QueryOverloadError("HTTP 513: memory")
-        return table.exists(lo, hi)
-
-    assert first_event_day(exists, CEILING) == datetime(2020, 3, 4, tzinfo=UTC)
+def test_an_empty_table_costs_one_query():
+    table = _Table([])
+    assert _read_all(table) == []
+    assert table.pages == [0]
