@@ -38,6 +38,8 @@ class PhaseResult:
     tree_cpu_s: float
     sim_cpu_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ClickHouse rows read by the command's queries (None when the simulator does not say).
+    rows_read: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -74,6 +76,7 @@ def _measure(
         procs=[asdict(p) for p in measured.procs],
         tree_cpu_s=measured.tree_cpu_s,
         sim_cpu_s=round(sim_cpu, 2),
+        rows_read=served.rows_read,
     )
     return result
 
@@ -120,8 +123,9 @@ def tap_alone(sim: SimProcess, events: int, page_size: int, tmp: Path) -> PhaseR
         result = _measure(
             sim, "tap-posthog", cmd, _env(sim, "TAP_POSTHOG_PERSONAL_API_KEY"), events, stderr=err
         )
+    # The SDK logs the count since its previous record_count line (once a minute on long runs).
     counts = _RECORD_COUNT.findall(log.read_text())
-    result.extra = {"records_emitted": int(counts[-1]) if counts else None}
+    result.extra = {"records_emitted": sum(map(int, counts)) if counts else None}
     return result
 
 

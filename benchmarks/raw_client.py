@@ -1,8 +1,8 @@
 """The raw client limit: a plain ``requests`` loop over the tap's HogQL keyset queries.
 
 It sends exactly the queries ``tap-posthog`` sends for a first full load of ``events`` (the
-``min(timestamp)`` query, then windows that grow over sparse data and shrink over dense data,
-each paged with the ``(timestamp, uuid)`` keyset) and parses every page and every row's
+density-sized windows paged with the ``(timestamp, uuid)`` keyset, from the tap's SDK-free
+``events_windows``) and parses every page and every row's
 ``properties``, doing nothing else. Prints ``{"rows", "requests", "page_rows"}`` as JSON.
 
 ``--decoder requests`` (the reference) parses with ``response.json()`` and ``json.loads``;
@@ -12,35 +12,17 @@ each paged with the ``(timestamp, uuid)`` keyset) and parses every page and ever
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
-MIN_WINDOW = timedelta(minutes=1)
-MAX_WINDOW = timedelta(days=31)
-
-
-def _hogql_module() -> ModuleType:
-    """``tap_posthog/hogql.py`` without importing the tap package (and the SDK) itself."""
-    spec = importlib.util.find_spec("tap_posthog")
-    assert spec is not None
-    assert spec.submodule_search_locations
-    path = Path(next(iter(spec.submodule_search_locations)), "hogql.py")
-    module_spec = importlib.util.spec_from_file_location("bench_hogql", path)
-    assert module_spec is not None
-    assert module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules["bench_hogql"] = module
-    module_spec.loader.exec_module(module)
-    return module
+from tap_posthog import events_windows as windows
+from tap_posthog import hogql
 
 
 def _utc(value: str) -> datetime:
@@ -52,11 +34,27 @@ def _text(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class _Page:
+    """A data page as ``events_windows.read_pages`` needs it."""
+
+    def __init__(self, rows: list[list[Any]], i_ts: int, i_uuid: int) -> None:
+        self.rows, self.i_ts, self.i_uuid = rows, i_ts, i_uuid
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def last_key(self) -> tuple[str, str]:
+        last = self.rows[-1]
+        return _text(_utc(last[self.i_ts])), str(last[self.i_uuid])
+
+    def tail_timestamp(self) -> str | None:
+        return self.rows[(3 * len(self.rows)) // 4][self.i_ts] if self.rows else None
+
+
 def pull(
     base_url: str, project_id: int, api_key: str, page_size: int, window_hours: float, decoder: str
 ) -> dict[str, Any]:
     """Read every event once; return rows, requests and rows per data page."""
-    hogql = _hogql_module()
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {api_key}"
     url = f"{base_url.rstrip('/')}/api/projects/{project_id}/query/"
@@ -70,6 +68,7 @@ def pull(
     else:
         decode_body, decode_props = requests.Response.json, json.loads
     requests_sent = 0
+    page_rows: list[int] = []
 
     def post(query: dict[str, Any]) -> Any:
         nonlocal requests_sent
@@ -78,40 +77,34 @@ def pull(
         response.raise_for_status()
         return decode_body(response)
 
-    hi = datetime.now(UTC)
-    first = (post(hogql.FIRST_EVENT_QUERY).get("results") or [[None]])[0][0]
-    start = _utc(first) if first else hi
-    width = timedelta(hours=window_hours)
-    page_rows: list[int] = []
-    while start < hi:
-        end = min(hi, start + width)
-        page = hogql.EventsPage(lo=_text(start), hi=_text(end), limit=page_size)
-        in_window = 0
-        while True:
-            body = post(page.query())
-            columns = body["columns"]
-            i_props, i_ts, i_uuid = (columns.index(c) for c in ("properties", "timestamp", "uuid"))
-            rows = body["results"]
-            for row in rows:
-                props = row[i_props]
-                row[i_props] = decode_props(props) if props else {}
-            page_rows.append(len(rows))
-            in_window += len(rows)
-            if len(rows) < page_size:
-                break
-            last = rows[-1]
-            page = hogql.EventsPage(
-                lo=page.lo,
-                hi=page.hi,
-                limit=page_size,
-                after_ts=_text(_utc(last[i_ts])),
-                after_uuid=str(last[i_uuid]),
-            )
-        if in_window < page_size // 4:
-            width = min(MAX_WINDOW, width * 2)
-        elif in_window > page_size * 4:
-            width = max(MIN_WINDOW, width / 2)
-        start = end
+    def fetch(request: windows.PageRequest) -> _Page:
+        after_ts, after_uuid = request.after or (None, None)
+        query = hogql.EventsPage(
+            lo=_text(request.lo),
+            hi=_text(request.hi),
+            limit=request.limit,
+            after_ts=after_ts,
+            after_uuid=after_uuid,
+        ).query()
+        body = post(query)
+        columns = body["columns"]
+        i_props, i_ts, i_uuid = (columns.index(c) for c in ("properties", "timestamp", "uuid"))
+        rows = body["results"]
+        for row in rows:
+            props = row[i_props]
+            row[i_props] = decode_props(props) if props else {}
+        page_rows.append(len(rows))
+        return _Page(rows, i_ts, i_uuid)
+
+    now = datetime.now(UTC)
+    start = windows.FLOOR
+    width = windows.initial_width(_text(start), window_hours)
+    sizer = windows.WindowSizer(page_rows=page_size, width=width)
+    pages = windows.read_pages(
+        fetch, lo=start, range_hi=windows.CEILING, open_from=now, after=None, sizer=sizer
+    )
+    for _ in pages:
+        pass
     return {"rows": sum(page_rows), "requests": requests_sent, "page_rows": page_rows}
 
 

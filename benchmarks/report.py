@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -9,6 +10,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from benchmarks import shapes
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("singer-sdk", "msgspec", "requests", "duckdb", "target-duckdb")
@@ -173,6 +176,9 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["", "## Wall seconds of every run", ""]
     for name, runs in result["runs"].items():
         lines.append(f"- {name}: " + ", ".join(f"{r['wall_s']:.2f}" for r in runs))
+    shapes_json = Path(__file__).with_name("results-shapes.json")
+    if result["events"] == 200_000 and shapes_json.exists():
+        lines += ["", *shapes.markdown(json.loads(shapes_json.read_text()))]
     return "\n".join(lines) + "\n"
 
 

@@ -17,12 +17,13 @@ from pathlib import Path
 from statistics import median_low
 from typing import Any
 
-from benchmarks import phases, report
+from benchmarks import phases, report, shapes
 from benchmarks.phases import PhaseResult
 from benchmarks.sim import SimProcess
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_EVENTS = 200_000
+SHAPES_JSON = HERE / "results-shapes.json"
 
 
 def output_paths(events: int) -> tuple[Path, Path]:
@@ -60,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is reported")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--shape",
+        action="append",
+        choices=[*shapes.SHAPES, "all"],
+        help="instead: one tap-posthog full load per event shape (repeatable; 'all')",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="rewrite the results files from their JSON (e.g. after a new 200,000-event run)",
@@ -71,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         result["checks"] = report.checks(result["summary"], _baseline(args.events))
         _write(result, md_path, json_path)
         return 0
+    if args.shape:
+        return _run_shapes(args, argv)
     if args.page_size != 50_000:
         print("note: omniload always reads pages of 50,000 rows", file=sys.stderr)
     given = sys.argv[1:] if argv is None else argv
@@ -97,6 +106,28 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
     }
     _write(result, md_path, json_path)
+    return 0
+
+
+def _run_shapes(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """``--shape``: results-shapes.json, and results.md rendered again with its section."""
+    given = sys.argv[1:] if argv is None else argv
+    chosen = list(shapes.SHAPES) if "all" in args.shape else list(dict.fromkeys(args.shape))
+    result = {
+        "command": f"python -m benchmarks.run {shlex.join(given)}".strip(),
+        "events": args.events,
+        "page_size": args.page_size,
+        "machine": report.machine(),
+        "code": report.code_version(),
+        "date": report.now(),
+        "shapes": shapes.run(chosen, args.events, args.page_size, args.seed),
+    }
+    SHAPES_JSON.write_text(json.dumps(result, indent=2) + "\n")
+    md_path, json_path = output_paths(DEFAULT_EVENTS)
+    if json_path.exists():
+        main_result = json.loads(json_path.read_text())
+        md_path.write_text(report.markdown(main_result))
+    print("\n".join(shapes.markdown(result)))
     return 0
 
 

@@ -27,6 +27,8 @@ class Requests:
     by_path: dict[str, int]
     #: Row counts of the events data pages (HogQL ``SELECT uuid, ...`` queries), in order.
     page_rows: list[int]
+    #: ClickHouse rows read by every query, when the simulator reports them.
+    rows_read: int | None = None
 
     @property
     def rows(self) -> int:
@@ -42,11 +44,11 @@ class Requests:
 class SimProcess:
     """``python -m posthog_sim`` with N events, stopped with SIGTERM on exit."""
 
-    def __init__(self, events: int, seed: int = 1) -> None:
-        """Start the simulator and wait for its JSON line."""
+    def __init__(self, events: int, seed: int = 1, shape: str = "uniform") -> None:
+        """Start the simulator (events spread as ``shape``) and wait for its JSON line."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "posthog_sim", "--port", "0", "--seed", str(seed),
-             "--events", str(events)],
+             "--events", str(events), "--shape", shape],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         )  # fmt: skip
         try:
@@ -111,10 +113,11 @@ class SimProcess:
         """Requests served since :meth:`mark`."""
         entries = self._stats(self.position)["requests"]
         by_path: dict[str, int] = {}
-        for _, path, _, _, _ in entries:
-            by_path[path] = by_path.get(path, 0) + 1
-        pages = [rows for *_, rows, hogql in entries if (hogql or "").startswith(DATA_QUERY)]
-        return Requests(len(entries), by_path, pages)
+        for entry in entries:
+            by_path[entry[1]] = by_path.get(entry[1], 0) + 1
+        pages = [e[3] for e in entries if (e[4] or "").startswith(DATA_QUERY)]
+        read = [e[5] for e in entries if len(e) > 5 and e[5] is not None]
+        return Requests(len(entries), by_path, pages, sum(read) if read else None)
 
     def _stats(self, since: int) -> dict[str, Any]:
         url = f"{self.base_url}/_sim/stats?since={since}"

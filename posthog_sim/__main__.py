@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from .config import FAULT_PROFILES, SimConfig
+from .shapes import SHAPES
 from .simulator import Simulator
 from .truth import STREAMS
 
@@ -23,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--events", type=int, default=SimConfig.n_events, help="number of events")
     parser.add_argument("--persons", type=int, default=SimConfig.n_persons)
     parser.add_argument("--events-days", type=int, default=SimConfig.events_days)
+    parser.add_argument(
+        "--shape", choices=SHAPES, default=SimConfig.event_shape, help="event time distribution"
+    )
     parser.add_argument("--fault-profile", choices=FAULT_PROFILES, default="none")
     parser.add_argument("--fault-seed", type=int, default=None)
     parser.add_argument("--rate-limits", action="store_true", help="enforce PostHog rate limits")
@@ -53,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         n_events=args.events,
         n_persons=args.persons,
         events_days=args.events_days,
+        event_shape=args.shape,
         fault_profile=args.fault_profile,
         fault_seed=args.fault_seed,
         rate_limits=args.rate_limits,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from .shapes import SHAPES
+
 FAULT_PROFILES = ("none", "light", "heavy")
 
 
@@ -65,6 +67,8 @@ class SimConfig:
         extreme_event_times: Add events at and before 1970-01-01 and years in the future.
         events_index_granularity: ``index_granularity`` of the ClickHouse events table (PostHog
             uses ClickHouse's 8192; smaller values make row-read limits finer on small data).
+        event_shape: How event timestamps are spread (``posthog_sim.shapes``): "uniform"
+            (over ``events_days``), "recent", "bursts" or "gaps".
     """
 
     seed: int = 1
@@ -106,6 +110,7 @@ class SimConfig:
     legacy_query_rate_limit: bool = False
     extreme_event_times: bool = False
     events_index_granularity: int = 8192
+    event_shape: str = "uniform"
 
     def __post_init__(self) -> None:
         """Validate the few fields that can be wrong in a way that matters."""
@@ -115,6 +120,8 @@ class SimConfig:
             raise ValueError("time_scale must be positive")
         if min(self.n_events, self.n_persons) < 0:
             raise ValueError("counts must not be negative")
+        if self.event_shape not in SHAPES:
+            raise ValueError(f"event_shape must be one of {SHAPES}")
         if self.query_timeout_text not in ("max_execution_time", "time_limit"):
             raise ValueError('query_timeout_text must be "max_execution_time" or "time_limit"')
         if self.query_memory_error_status not in (504, 512, 513):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import catalog, product, removal
+from . import catalog, product, removal, shapes
 from .ch_tables import Tables
 from .clickhouse import Database
 from .cohort_members import make_memberships
@@ -99,11 +99,19 @@ class Dataset:
             for size, count in config.tie_groups
             for _ in range(count)
         ]
-        positions = self.events.generate(config.n_events, lo_us, hi_us, ties)
+        import numpy as np
+
+        if config.event_shape == "uniform":
+            positions = self.events.generate(config.n_events, lo_us, hi_us, ties)
+        else:
+            # Each segment uniform in its span, ingested at the anchor (posthog_sim.shapes).
+            shaped = shapes.segments(config.event_shape, config.n_events, hi_us)
+            positions = np.concatenate(
+                [self.events.add(n, lo, hi, hi_us - 1, hi_us - 1) for n, lo, hi in shaped]
+            )
         if config.extreme_event_times:
             extreme = self.events.add_at(_EXTREME_STAMPS_US, hi_us - 1)
             positions = list(positions) + list(extreme)
-        import numpy as np
 
         for rows in self.events.batches(np.asarray(positions, dtype=np.int64)):
             self.tables.insert_events(rows)

@@ -12,8 +12,11 @@ PostHog behaviours printed here:
 - ``toDateTime(x[, tz])`` -> ``parseDateTime64BestEffortOrNull(x, 6, tz)`` (tz defaults to the
   project's), or ``toDateTime`` for a datetime/date/int argument; ``toUUID(x)`` ->
   ``accurateCastOrNull(x, 'UUID')`` (posthog/hogql/functions/clickhouse/conversions.py);
-- datetime fields print as ``toTimeZone(<field>, <project tz>)`` (bare inside comparisons,
-  where the zone cannot change the result and the bare column keeps the index usable);
+- datetime fields print as ``toTimeZone(<field>, <project tz>)`` everywhere, comparisons
+  included (printer ``visit_field_type``; PostHog's printer tests expect e.g.
+  ``greater(toTimeZone(events.timestamp, %(hogql_val_2)s), %(hogql_val_3)s)`` in WHERE).
+  ClickHouse then prunes only by the monthly partitions' min/max index, not by the
+  ``toDate(timestamp)`` sort key (measured on chDB 26.9);
 - no ``ifNull`` around comparisons that involve ``events.timestamp`` (``visit_compare_operation``);
 - every query is filtered on ``team_id`` (PostHog adds ``equals(<table>.team_id, <team>)``);
 - a LIMIT above the row cap is silently lowered to it (``visit_select_query``); without LIMIT,
@@ -160,13 +163,34 @@ class _Ctx:
     table: str = "events"
     alias: str = "events"
     select_aliases: set[str] = field(default_factory=set)
-    in_comparison: bool = False
 
     def add_value(self, value: Any) -> str:
-        """Bind ``value`` as a parameter, PostHog's ``hogql_val_N``."""
+        """Add ``value`` as PostHog's ``%(hogql_val_N)s`` and return the text that replaces it.
+
+        PostHog's SQL carries ``%(hogql_val_N)s`` markers that its ClickHouse client fills in
+        before sending, as escaped literals (clickhouse-driver ``util/escape.py``
+        ``escape_param``), so ClickHouse sees constants (a bound ``{x:String}`` parameter inside
+        ``toTimeZone`` would even defeat partition pruning). The value is also kept in ``params``
+        (the request log shows them); it never enters the HogQL text.
+        """
         name = f"hogql_val_{len(self.params)}"
         self.params[name] = value
-        return "{" + name + ":String}"
+        return sql_literal(value)
+
+
+_ESCAPES = {"\\": "\\\\", "'": "\\'", "\b": "\\b", "\f": "\\f", "\r": "\\r",
+            "\n": "\\n", "\t": "\\t", "\0": "\\0", "\a": "\\a", "\v": "\\v"}  # fmt: skip
+
+
+def sql_literal(value: Any) -> str:
+    """``value`` as clickhouse-driver's ``escape_param`` writes it into the SQL text."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + "".join(_ESCAPES.get(ch, ch) for ch in str(value)) + "'"
 
 
 class Printer:
@@ -325,7 +349,7 @@ class Printer:
                 f"replaceRegexpAll(nullIf(nullIf(JSONExtractRaw({column}, {keys}), ''), "
                 f"'null'), '^\"|\"$', '')"
             )
-        if kind == "datetime" and not ctx.in_comparison:
+        if kind == "datetime":
             return f"toTimeZone({column}, {ctx.add_value(self.tz)})"
         return column
 
@@ -380,13 +404,7 @@ class Printer:
             raise HogQLError(f"Unsupported comparison operator in the simulator: {op}")
         # PostHog omits ifNull(..., 0) when events.timestamp takes part, to keep the index
         # usable; in a WHERE clause both forms select the same rows, so none is printed here.
-        # Datetime fields are compared bare: a time zone does not change the instant, and
-        # chDB's ClickHouse uses the sort key and partition index only on the bare column.
-        outer, ctx.in_comparison = ctx.in_comparison, True
-        try:
-            return f"{name}({self._expr(left, ctx)}, {self._expr(right, ctx)})"
-        finally:
-            ctx.in_comparison = outer
+        return f"{name}({self._expr(left, ctx)}, {self._expr(right, ctx)})"
 
     def _visit_Call(self, node: dict[str, Any], ctx: _Ctx) -> str:
         name = str(node.get("name"))

@@ -35,9 +35,20 @@ REFRESH_MODES = {
     False,
     None,
 }
-# Output settings only: how ClickHouse hands values to the simulator (not PostHog behaviour).
+# PostHog's own query settings (HogQLGlobalSettings, posthog/hogql/constants.py; seen in the
+# ``clickhouse`` text PostHog returns: "SETTINGS readonly=2, max_execution_time=10,
+# max_threads=60, ..., allow_experimental_analyzer=1, transform_null_in=1,
+# optimize_min_equality_disjunction_chain_length=4294967295, ..."): the analyzer is what lets
+# ClickHouse prune partitions through PostHog's ``toTimeZone(events.timestamp, tz)`` (the
+# ``toDate(timestamp)`` sort key is not used through it). ``use_query_condition_cache=0`` keeps
+# the rows a query reads independent of the queries before it (ClickHouse 25.3+ caches which
+# granules matched a condition), so measurements repeat. Then output settings: how ClickHouse
+# hands values to the simulator (not PostHog behaviour).
 _SETTINGS = (
-    " SETTINGS readonly=2, date_time_output_format='iso', "
+    " SETTINGS readonly=2, max_ast_elements=4000000, max_expanded_ast_elements=4000000, "
+    "max_bytes_before_external_group_by=0, allow_experimental_analyzer=1, transform_null_in=1, "
+    "optimize_min_equality_disjunction_chain_length=4294967295, "
+    "use_query_condition_cache=0, date_time_output_format='iso', "
     "output_format_json_quote_64bit_integers=0, output_format_json_quote_decimals=0, "
     "session_timezone='UTC', max_execution_time=60"
 )
@@ -141,7 +152,7 @@ class QueryService:
 
     def _execute(self, printed: Printed, cache_key: str) -> Any:
         try:
-            result = self.db.query(printed.sql + _SETTINGS, printed.params)
+            result = self.db.query(printed.sql + _SETTINGS)
         except ClickHouseError as exc:
             self.limits.clickhouse_error(exc, cache_key)
             raise ApiError.validation(_clickhouse_detail(exc)) from exc

@@ -29,12 +29,16 @@ def stats_response(log: RequestLog, query: str) -> Response:
     """``GET /_sim/stats[?since=N]``: the request log from entry N on, for benchmarks.
 
     Not part of the PostHog API: no auth, no faults, not logged itself. Answers
-    ``{"total": <log length>, "requests": [[method, path, status, rows, hogql], ...]}``:
-    ``rows`` counts a HogQL result's rows, ``hogql`` is the first line of the query text.
+    ``{"total": <log length>, "requests": [[method, path, status, rows, hogql, rows_read],
+    ...]}``: ``rows`` counts a HogQL result's rows, ``hogql`` is the first line of the query
+    text, ``rows_read`` the rows ClickHouse read for it (None when not recorded).
     """
     since = int((parse_qs(query).get("since") or ["0"])[0])
     records = log.snapshot()
-    entries = [[r.method, r.path, r.status, r.rows, _hogql_head(r)] for r in records[since:]]
+    entries = [
+        [r.method, r.path, r.status, r.rows, _hogql_head(r), r.rows_read]
+        for r in records[since:]
+    ]
     return json_response({"total": len(records), "requests": entries})
 
 

@@ -1,4 +1,4 @@
-"""HogQL text and placeholder values for reading events in keyset order.
+"""HogQL text and placeholder values for reading events in keyset order, and overload errors.
 
 Every value travels through the query's ``values`` (PostHog fills ``{name}`` placeholders
 safely); only the integer row limit is part of the text. The server compares
@@ -32,6 +32,8 @@ class EventsPage:
 
     def query(self) -> dict[str, Any]:
         """Return the ``query`` object of a Query API request."""
+        # ``timestamp >= lo`` is the cursor's timestamp on every page after the first of a
+        # window: ClickHouse prunes the days before it (the sort key starts with toDate).
         where = [
             "timestamp >= toDateTime({lo}, 'UTC')",
             "timestamp < toDateTime({hi}, 'UTC')",
@@ -60,10 +62,22 @@ class EventsPage:
         return {"kind": "HogQLQuery", "query": text, "values": values}
 
 
-FIRST_EVENT_QUERY: dict[str, Any] = {
-    "kind": "HogQLQuery",
-    "query": "SELECT min(timestamp) FROM events",
-}
+#: Statuses PostHog's query endpoint uses for a query too expensive to finish (PostHog's
+#: posthog/exceptions.py): 504 ``ClickHouseQueryTimeOut`` ("max execution time", or the
+#: rewritten "time limit" text), 512 estimated execution time too long, 513
+#: ``ClickHouseQueryMemoryLimitExceeded`` (512 or 504 in older versions).
+OVERLOAD_STATUSES = frozenset({504, 512, 513})
+
+
+def is_overload(status: int, content_type: str, text: str) -> bool:
+    """True for PostHog's own answer that a query was too expensive, whatever its wording.
+
+    PostHog answers in JSON (drf-exceptions-hog: ``{"type": "server_error", ...}``); a
+    gateway's 504 is an HTML page and is retried like any other 5xx.
+    """
+    if status not in OVERLOAD_STATUSES:
+        return False
+    return "json" in content_type.lower() or text.lstrip().startswith("{")
 
 
 def request_body(query: dict[str, Any]) -> dict[str, Any]:

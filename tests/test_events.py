@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from tap_posthog.timeutil import parse_datetime, to_utc_string
 from tests.taprun import run_tap
@@ -123,14 +126,80 @@ def test_start_and_end_date_bound_the_events(sim):
     _assert_exact(run.ids("events"), expected)
 
 
-def test_without_start_date_events_start_at_the_first_event(sim):
+def test_without_start_date_the_first_query_spans_the_whole_date_range(sim):
     run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
     queries = _queries(sim)
-    assert "min(timestamp)" in queries[0]["query"]
+    # No unbounded min(timestamp) scan: every query is a bounded, narrowable keyset page, the
+    # first one over ClickHouse's whole DateTime64 range.
+    assert all(q["query"].startswith("SELECT uuid") for q in queries)
+    assert queries[0]["values"]["lo"] == "1900-01-01T00:00:00.000000Z"
+    assert queries[0]["values"]["hi"] == "2299-12-31T00:00:00.000000Z"
+    assert next(r.rows for r in sim.requests if r.path.endswith("/query/")) == 1000
+    _assert_exact(run.ids("events"), sim.truth.ids("events"))
+
+
+def test_events_at_or_before_1970_and_in_the_future_land(sim_factory):
+    sim = sim_factory(n_events=300, tie_groups=())
+    odd = [
+        datetime(1900, 1, 1, 0, 0, 1, tzinfo=UTC),
+        datetime(1969, 6, 1, 12, 0, 0, 500000, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2100, 6, 1, 12, tzinfo=UTC),
+        datetime(2299, 12, 30, tzinfo=UTC),
+    ]
+    odd_ids = [i for when in odd for i in sim.data.add_events(2, tie_timestamp=when)]
+    run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    _assert_exact(run.ids("events"), sim.truth.ids("events"))
+    truth = {r["id"]: r for r in sim.truth.records("events")}
+    got = {r["id"]: r for r in run.records["events"]}
+    for event_id in odd_ids:
+        assert got[event_id] == {**truth[event_id], "project_id": sim.project_id}
+
+
+def test_only_an_epoch_event_is_not_an_empty_project(sim_factory):
+    sim = sim_factory(n_events=0, tie_groups=())
+    epoch_ids = sim.data.add_events(3, tie_timestamp=datetime(1970, 1, 1, tzinfo=UTC))
+    run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(run.ids("events")) == sorted(epoch_ids)
+
+
+def test_empty_project_ends_after_one_query(sim_factory):
+    sim = sim_factory(n_events=0, tie_groups=())
+    run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.ids("events") == []
+    assert len(_queries(sim)) == 1
+
+
+def test_gateway_html_504_is_retried_unchanged(sim):
+    sim.faults.script(r"/query/", ["504"])
     oldest = min(parse_datetime(r["timestamp"]) for r in sim.truth.records("events"))
-    assert parse_datetime(queries[1]["values"]["lo"]) <= oldest
-    assert oldest < datetime.now(UTC) - timedelta(days=2)  # far beyond "the last 24 hours"
-    assert len(run.ids("events")) == len(sim.truth.ids("events"))
+    run = run_tap(_config(sim, start_date=to_utc_string(oldest)), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    _assert_exact(run.ids("events"), sim.truth.ids("events"))
+    queries = _queries(sim)
+    assert [r.status for r in sim.requests if r.path.endswith("/query/")][:2] == [504, 200]
+    assert queries[0] == queries[1]
+    assert "narrowing" not in run.stderr
+
+
+def test_each_page_is_bounded_below_by_its_cursor(sim):
+    run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    pages = [q for q in _queries(sim) if q["query"].startswith("SELECT uuid")]
+    followed_full_page = 0
+    for before, page in itertools.pairwise(pages):
+        values = page["values"]
+        assert parse_datetime(values["lo"]) >= parse_datetime(values["after_ts"])
+        if values["lo"] == values["after_ts"]:
+            followed_full_page += 1
+        # Windows never go back before the cursor and never overlap the previous one.
+        assert parse_datetime(values["lo"]) >= parse_datetime(before["values"]["lo"])
+    assert followed_full_page >= 1  # the 1,500-event tie group spans pages of 1,000
 
 
 def test_query_time_limit_narrows_the_window_and_continues(sim):
@@ -148,3 +217,64 @@ def test_query_time_limit_narrows_the_window_and_continues(sim):
     ]
     assert spans[0] > spans[1] > spans[2]
     assert "narrowing" in run.stderr
+
+
+OVERLOADS = {
+    "504 max execution time": ({"query_max_rows_read": 600}, 504),
+    "504 time limit": ({"query_max_rows_read": 600, "query_timeout_text": "time_limit"}, 504),
+    "512 too slow": ({"query_too_slow_rows_read": 600}, 512),
+    "513 memory": ({"query_memory_rows_read": 600}, 513),
+    "512 memory (older)": (
+        {"query_memory_rows_read": 600, "query_memory_error_status": 512},
+        512,
+    ),
+    "504 memory (oldest), failure cache on": (
+        {
+            "query_memory_rows_read": 600,
+            "query_memory_error_status": 504,
+            "query_failure_cache": True,
+        },
+        504,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(OVERLOADS))
+def test_any_json_overload_narrows_the_window_and_the_load_stays_exact(sim_factory, case):
+    limits, status = OVERLOADS[case]
+    # A year of events, ~170 a month: ClickHouse reads whole month partitions, so a query may
+    # cover up to three months.
+    sim = sim_factory(tie_groups=(), events_days=365, **limits)
+    run = run_tap(_config(sim, events_window_hours=24 * 40), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    _assert_exact(run.ids("events"), sim.truth.ids("events"))
+    truth = {r["id"]: r for r in sim.truth.records("events")}
+    assert all(r == {**truth[r["id"]], "project_id": sim.project_id} for r in run.records["events"])
+    served = [r for r in sim.requests if r.path.endswith("/query/")]
+    failed = [r for r in served if r.status >= 500]
+    assert failed, "the limits made some query fail"
+    assert {r.status for r in failed} == {status}
+    # Each failing query was narrowed, never sent again as it was.
+    bodies = [r.body for r in served]
+    assert all(bodies.count(r.body) == 1 for r in failed)
+    assert "narrowing" in run.stderr
+
+
+def test_overload_past_the_narrowest_window_is_one_clear_line(sim_factory):
+    sim = sim_factory(tie_groups=((400, 1),), query_max_rows_read=200)
+    run = run_tap(_config(sim), streams=["events"])
+    assert run.returncode == 1
+    assert run.last_stderr_line.startswith("tap-posthog: ")
+    assert "stayed too expensive for PostHog" in run.last_stderr_line
+    assert "Traceback" not in run.stderr
+
+
+def test_exact_under_a_10000_row_server_cap_with_50000_row_pages(sim_factory):
+    sim = sim_factory(n_events=40_000, query_row_cap=10_000, events_days=10)
+    run = run_tap(_config(sim, events_page_size=50_000), streams=["events"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    _assert_exact(run.ids("events"), sim.truth.ids("events"))
+    truth = {r["id"]: r for r in sim.truth.records("events")}
+    assert all(r == {**truth[r["id"]], "project_id": sim.project_id} for r in run.records["events"])
+    pages = [r.rows for r in sim.requests if r.path.endswith("/query/")]
+    assert max(pages) == 10_000  # the server capped pages; the tap continued after them

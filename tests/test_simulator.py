@@ -11,9 +11,19 @@ import requests
 from posthog_sim import SimConfig, Simulator
 from tests.helpers import api_session
 
-LIST_FIELDS = {"id", "uuid", "organization", "api_token", "name", "completed_snippet_onboarding",
-               "has_completed_onboarding_for", "ingested_event", "is_demo", "timezone",
-               "access_control"}
+LIST_FIELDS = {
+    "id",
+    "uuid",
+    "organization",
+    "api_token",
+    "name",
+    "completed_snippet_onboarding",
+    "has_completed_onboarding_for",
+    "ingested_event",
+    "is_demo",
+    "timezone",
+    "access_control",
+}
 DRF_DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$")
 
 
@@ -66,8 +76,9 @@ def test_next_and_previous_links_are_absolute_and_keep_params(sim):
     first = _get(sim, path, archived="false", limit=5).json()
     assert first["previous"] is None
     assert first["next"] == f"{sim.base_url}{path}?archived=false&limit=5&offset=5"
-    second = requests.get(first["next"], headers={"Authorization": f"Bearer {sim.api_key}"},
-                          timeout=10).json()
+    second = requests.get(
+        first["next"], headers={"Authorization": f"Bearer {sim.api_key}"}, timeout=10
+    ).json()
     assert second["previous"] == f"{sim.base_url}{path}?archived=false&limit=5"
     third = _get(sim, path, archived="false", limit=5, offset=10).json()
     assert third["previous"] == f"{sim.base_url}{path}?archived=false&limit=5&offset=5"
@@ -92,8 +103,14 @@ def test_persons_pages_are_short_or_empty_and_have_no_count(sim):
     assert person["id"] == person["uuid"]
     assert person["matched_recordings"] == []
     assert person["value_at_data_point"] is None
-    assert {"name", "distinct_ids", "properties", "is_identified", "created_at",
-            "last_seen_at"} <= set(person)
+    assert {
+        "name",
+        "distinct_ids",
+        "properties",
+        "is_identified",
+        "created_at",
+        "last_seen_at",
+    } <= set(person)
     assert any(p["last_seen_at"] is None for page in pages for p in page["results"])
     created = [p["created_at"] for page in pages for p in page["results"]]
     assert created == sorted(created, reverse=True)
@@ -105,8 +122,9 @@ def test_person_inserted_mid_pagination_shifts_pages(sim):
     before = sim.truth.ids("persons")
     boundary_visible = not sim.data.persons[49]["_hidden"]
     added = []
-    sim.hooks.before_page("persons", lambda n: added.extend(sim.data.add_persons(1)) if n == 2
-                          else None)
+    sim.hooks.before_page(
+        "persons", lambda n: added.extend(sim.data.add_persons(1)) if n == 2 else None
+    )
     ids = _ids(_walk(sim, _pp(sim, "persons"), limit=50))
     assert len(added) == 1
     assert added[0] not in ids
@@ -130,8 +148,19 @@ def test_feature_flags_archived_param(sim):
     assert not deleted & set(sim.truth.ids("feature_flags"))
     flag = default[0]["results"][0]
     assert isinstance(flag["id"], int)
-    assert {"key", "name", "filters", "deleted", "active", "created_by", "created_at",
-            "updated_at", "version", "tags", "status"} <= set(flag)
+    assert {
+        "key",
+        "name",
+        "filters",
+        "deleted",
+        "active",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "version",
+        "tags",
+        "status",
+    } <= set(flag)
     created = [f["created_at"] for p in default for f in p["results"]]
     assert created == sorted(created, reverse=True)
 
@@ -165,8 +194,12 @@ def test_property_definitions_types_and_builtins_on_last_page(sim):
         pages = _walk(sim, path, type=kind, limit=20)
         assert _ids(pages) == sim.truth.ids(f"{kind}_property_definitions")
         assert all("type" not in r for p in pages for r in p["results"])
-        assert all("updated_at" in r for p in pages for r in p["results"]
-                   if not str(r["id"]).startswith("$builtin_"))
+        assert all(
+            "updated_at" in r
+            for p in pages
+            for r in p["results"]
+            if not str(r["id"]).startswith("$builtin_")
+        )
     person_pages = _walk(sim, path, type="person", limit=20)
     builtins = [r for r in person_pages[-1]["results"] if r["id"].startswith("$builtin_")]
     assert len(builtins) == 3
@@ -185,8 +218,7 @@ def test_annotations_include_organization_scoped_ones_from_every_project(sim):
     assert main["count"] == len(main["results"])
     assert [a["id"] for a in main["results"]] == sim.truth.ids("annotations")
     other = _get(sim, f"/api/projects/{sim.other_project_id}/annotations/").json()
-    assert [a["id"] for a in other["results"]] == sim.truth.ids("annotations",
-                                                                sim.other_project_id)
+    assert [a["id"] for a in other["results"]] == sim.truth.ids("annotations", sim.other_project_id)
     org_main = {a["id"] for a in main["results"] if a["scope"] == "organization"}
     org_other = {a["id"] for a in other["results"] if a["scope"] == "organization"}
     assert org_main == org_other
@@ -195,8 +227,9 @@ def test_annotations_include_organization_scoped_ones_from_every_project(sim):
     assert org_main & origin[sim.other_project_id]
     markers = [a["date_marker"] for a in main["results"]]
     assert markers == sorted(markers, reverse=True)
-    new_id = sim.data.add_annotation("deploy", scope="organization",
-                                     project_id=sim.other_project_id)
+    new_id = sim.data.add_annotation(
+        "deploy", scope="organization", project_id=sim.other_project_id
+    )
     assert new_id in sim.truth.ids("annotations")
     assert new_id in [a["id"] for a in _get(sim, _pp(sim, "annotations")).json()["results"]]
 
@@ -218,17 +251,27 @@ def test_mutations_change_records_the_way_posthog_does(sim):
     assert after["last_seen_at"] == person["last_seen_at"]
     flag = sim.truth.records("feature_flags")[0]
     sim.data.touch_feature_flag(flag["id"])
-    changed = next(f for f in _get(sim, _pp(sim, "feature_flags")).json()["results"]
-                   if f["id"] == flag["id"])
+    changed = next(
+        f for f in _get(sim, _pp(sim, "feature_flags")).json()["results"] if f["id"] == flag["id"]
+    )
     assert changed["updated_at"] > (flag["updated_at"] or "")
     assert changed["version"] == flag["version"] + 1
 
 
 def test_same_seed_gives_same_truth_and_other_seed_differs():
     anchor = datetime(2026, 1, 15, 12, 0, 0)
-    streams = ("projects", "persons", "feature_flags", "events", "cohorts", "event_definitions",
-               "event_property_definitions", "person_property_definitions",
-               "session_property_definitions", "annotations")
+    streams = (
+        "projects",
+        "persons",
+        "feature_flags",
+        "events",
+        "cohorts",
+        "event_definitions",
+        "event_property_definitions",
+        "person_property_definitions",
+        "session_property_definitions",
+        "annotations",
+    )
     first = Simulator(SimConfig(seed=3, anchor=anchor, n_events=300, tie_groups=((50, 1),)))
     second = Simulator(SimConfig(seed=3, anchor=anchor, n_events=300, tie_groups=((50, 1),)))
     third = Simulator(SimConfig(seed=4, anchor=anchor, n_events=300, tie_groups=((50, 1),)))
@@ -266,46 +309,74 @@ def test_401_bodies(sim):
 
 
 def test_403_bodies(sim):
-    scope = _error(_get(sim, _pp(sim, "persons"), key=sim.keys.missing_scope), 403,
-                   "authentication_error", "permission_denied")
+    scope = _error(
+        _get(sim, _pp(sim, "persons"), key=sim.keys.missing_scope),
+        403,
+        "authentication_error",
+        "permission_denied",
+    )
     assert scope["detail"] == "API key missing required scope 'person:read'"
     query = api_session(sim, sim.keys.missing_scope).post(
         sim.base_url + _pp(sim, "query"),
-        json={"query": {"kind": "HogQLQuery", "query": "SELECT 1 FROM events"}}, timeout=10)
+        json={"query": {"kind": "HogQLQuery", "query": "SELECT 1 FROM events"}},
+        timeout=10,
+    )
     assert _error(query, 403, "authentication_error", "permission_denied")["detail"] == (
-        "API key missing required scope 'query:read'")
+        "API key missing required scope 'query:read'"
+    )
     assert _get(sim, _pp(sim, "cohorts"), key=sim.keys.missing_scope).status_code == 200
-    other = _error(_get(sim, _pp(sim, "cohorts"), key=sim.keys.other_project), 403,
-                   "authentication_error", "permission_denied")
+    other = _error(
+        _get(sim, _pp(sim, "cohorts"), key=sim.keys.other_project),
+        403,
+        "authentication_error",
+        "permission_denied",
+    )
     assert other["detail"] == (
-        f"API key does not have access to the requested project: ID {sim.project_id}.")
-    assert _get(sim, f"/api/projects/{sim.other_project_id}/annotations/",
-                key=sim.keys.other_project).status_code == 200
-    foreign = _error(_get(sim, f"/api/projects/{sim.forbidden_project_id}/cohorts/"), 403,
-                     "authentication_error", "permission_denied")
+        f"API key does not have access to the requested project: ID {sim.project_id}."
+    )
+    assert (
+        _get(
+            sim, f"/api/projects/{sim.other_project_id}/annotations/", key=sim.keys.other_project
+        ).status_code
+        == 200
+    )
+    foreign = _error(
+        _get(sim, f"/api/projects/{sim.forbidden_project_id}/cohorts/"),
+        403,
+        "authentication_error",
+        "permission_denied",
+    )
     assert foreign["detail"] == "You don't have access to the project."
 
 
 def test_404_and_400_bodies(sim):
-    project = _error(_get(sim, "/api/projects/987654321/cohorts/"), 404, "invalid_request",
-                     "not_found")
+    project = _error(
+        _get(sim, "/api/projects/987654321/cohorts/"), 404, "invalid_request", "not_found"
+    )
     assert project["detail"] == "Project not found."
-    endpoint = _error(_get(sim, f"/api/projects/{sim.project_id}/nothing_here/"), 404,
-                      "invalid_request", "not_found")
+    endpoint = _error(
+        _get(sim, f"/api/projects/{sim.project_id}/nothing_here/"),
+        404,
+        "invalid_request",
+        "not_found",
+    )
     assert endpoint["detail"] == "Endpoint not found."
-    bad_limit = _error(_get(sim, _pp(sim, "cohorts"), limit="ten"), 400, "validation_error",
-                       "invalid_input")
+    bad_limit = _error(
+        _get(sim, _pp(sim, "cohorts"), limit="ten"), 400, "validation_error", "invalid_input"
+    )
     assert bad_limit["attr"] == "limit"
     _error(_get(sim, _pp(sim, "persons"), offset="-1"), 400, "validation_error", "invalid_input")
     assert _get(sim, f"/api/projects/{sim.project_id}/cohorts").status_code == 200
     assert _get(sim, "/api/projects/@current/cohorts/").json()["count"] == len(
-        sim.truth.ids("cohorts"))
+        sim.truth.ids("cohorts")
+    )
 
 
 def test_personal_api_key_query_param_is_honoured_but_logged(sim):
     sim.requests.clear()
-    response = requests.get(sim.base_url + _pp(sim, "cohorts"),
-                            params={"personal_api_key": sim.api_key}, timeout=10)
+    response = requests.get(
+        sim.base_url + _pp(sim, "cohorts"), params={"personal_api_key": sim.api_key}, timeout=10
+    )
     assert response.status_code == 200
     record = sim.requests[-1]
     assert record.auth_source == "query string"

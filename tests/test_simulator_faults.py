@@ -54,8 +54,11 @@ def test_scripted_error_faults(sim, kind, status, content_type, retry_after, fra
 def test_429_body_matches_posthog(sim):
     sim.faults.script(r"/cohorts/", ["429:2"])
     assert _cohorts(sim).json() == {
-        "type": "throttled_error", "code": "throttled", "attr": None,
-        "detail": "Request was throttled. Expected available in 2 seconds."}
+        "type": "throttled_error",
+        "code": "throttled",
+        "attr": None,
+        "detail": "Request was throttled. Expected available in 2 seconds.",
+    }
 
 
 def test_connection_drops(sim):
@@ -75,7 +78,9 @@ def test_slow_fault_and_method_filter(sim):
     started = time.monotonic()
     response = api_session(sim).post(
         f"{sim.base_url}/api/projects/{sim.project_id}/query/",
-        json={"query": {"kind": "HogQLQuery", "query": "SELECT count() FROM events"}}, timeout=10)
+        json={"query": {"kind": "HogQLQuery", "query": "SELECT count() FROM events"}},
+        timeout=10,
+    )
     assert response.status_code == 200
     assert time.monotonic() - started >= 0.4
     assert sim.faults.pending() == 0
@@ -152,7 +157,12 @@ def _start_cli(*args):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         [sys.executable, "-m", "posthog_sim", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -161,8 +171,11 @@ def test_cli_prints_one_json_line_and_stops_cleanly(stop_signal):
     try:
         info = json.loads(process.stdout.readline())
         assert set(info) == {"base_url", "api_key", "project_id", "other_project_id"}
-        response = requests.get(f"{info['base_url']}/api/projects/{info['project_id']}/cohorts/",
-                                headers={"Authorization": f"Bearer {info['api_key']}"}, timeout=10)
+        response = requests.get(
+            f"{info['base_url']}/api/projects/{info['project_id']}/cohorts/",
+            headers={"Authorization": f"Bearer {info['api_key']}"},
+            timeout=10,
+        )
         assert response.status_code == 200
         process.send_signal(stop_signal)
         assert process.wait(timeout=15) == 0
@@ -174,9 +187,23 @@ def test_cli_prints_one_json_line_and_stops_cleanly(stop_signal):
 
 def test_cli_print_truth():
     out = subprocess.run(
-        [sys.executable, "-m", "posthog_sim", "--seed", "3", "--events", "50",
-         "--print-truth", "cohorts"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60, check=True)
+        [
+            sys.executable,
+            "-m",
+            "posthog_sim",
+            "--seed",
+            "3",
+            "--events",
+            "50",
+            "--print-truth",
+            "cohorts",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
     ids = json.loads(out.stdout)
     assert ids
     assert all(isinstance(i, int) for i in ids)

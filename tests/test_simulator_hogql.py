@@ -10,11 +10,15 @@ import pytest
 
 from tests.helpers import api_session
 
-COLUMNS = ("SELECT uuid, event, distinct_id, properties, timestamp, created_at, elements_chain, "
-           "person_id, `$session_id`")
+COLUMNS = (
+    "SELECT uuid, event, distinct_id, properties, timestamp, created_at, elements_chain, "
+    "person_id, `$session_id`"
+)
 WINDOW = "WHERE timestamp >= toDateTime({lo}, 'UTC') AND timestamp < toDateTime({hi}, 'UTC')"
-FRESH = ("AND (timestamp >= toDateTime({fresh_from}, 'UTC') OR "
-         "created_at >= toDateTime({ingested_from}, 'UTC'))")
+FRESH = (
+    "AND (timestamp >= toDateTime({fresh_from}, 'UTC') OR "
+    "created_at >= toDateTime({ingested_from}, 'UTC'))"
+)
 AFTER = "AND (timestamp, uuid) > (toDateTime({after_ts}, 'UTC'), toUUID({after_uuid}))"
 ORDER = "ORDER BY timestamp ASC, uuid ASC"
 
@@ -24,10 +28,14 @@ def _utc(value: datetime) -> str:
 
 
 def _query(sim, text, values=None, key=None):
-    body = {"query": {"kind": "HogQLQuery", "query": text, "values": values or {}},
-            "refresh": "force_blocking", "name": "tap-posthog events"}
-    return api_session(sim, key).post(f"{sim.base_url}/api/projects/{sim.project_id}/query/",
-                                      json=body, timeout=30)
+    body = {
+        "query": {"kind": "HogQLQuery", "query": text, "values": values or {}},
+        "refresh": "force_blocking",
+        "name": "tap-posthog events",
+    }
+    return api_session(sim, key).post(
+        f"{sim.base_url}/api/projects/{sim.project_id}/query/", json=body, timeout=30
+    )
 
 
 def _ok(sim, text, values=None):
@@ -74,9 +82,11 @@ def test_uuid_order_is_clickhouse_order_not_lexicographic(sim):
     assert tie != sorted(tie)
     assert tie == sorted(tie, key=lambda u: u.replace("-", "")[16:] + u.replace("-", "")[:16])
     middle = tie[700]
-    text = ("SELECT uuid FROM events WHERE (timestamp, uuid) > (toDateTime({ts}, 'UTC'), "
-            "toUUID({u})) AND timestamp <= toDateTime({ts}, 'UTC') "
-            "ORDER BY timestamp, uuid LIMIT 5000")
+    text = (
+        "SELECT uuid FROM events WHERE (timestamp, uuid) > (toDateTime({ts}, 'UTC'), "
+        "toUUID({u})) AND timestamp <= toDateTime({ts}, 'UTC') "
+        "ORDER BY timestamp, uuid LIMIT 5000"
+    )
     body = _ok(sim, text, {"ts": stamp, "u": middle})
     assert [row[0] for row in body["results"]] == tie[701:]
     lexicographic_later = {u for u in tie if u > middle}
@@ -89,8 +99,12 @@ def test_datetimes_render_in_project_timezone_like_isoformat(sim):
     whole = next(r for r in records if r["timestamp"].endswith(".000000Z"))
     fraction = next(r for r in records if not r["timestamp"].endswith("000Z"))
     for record in (whole, fraction):
-        body = _ok(sim, "SELECT timestamp, created_at, properties, `$session_id` FROM events "
-                        "WHERE uuid = toUUID({id})", {"id": record["id"]})
+        body = _ok(
+            sim,
+            "SELECT timestamp, created_at, properties, `$session_id` FROM events "
+            "WHERE uuid = toUUID({id})",
+            {"id": record["id"]},
+        )
         ts, created, props, session = body["results"][0]
         expected = datetime.fromisoformat(record["timestamp"]).astimezone(tz).isoformat()
         assert ts == expected
@@ -98,22 +112,35 @@ def test_datetimes_render_in_project_timezone_like_isoformat(sim):
         assert datetime.fromisoformat(created) == datetime.fromisoformat(record["created_at"])
         assert isinstance(props, str)
         assert session == record["session_id"]
-    assert "." not in _ok(sim, "SELECT timestamp FROM events WHERE uuid = toUUID({id})",
-                          {"id": whole["id"]})["results"][0][0]
+    assert (
+        "."
+        not in _ok(
+            sim, "SELECT timestamp FROM events WHERE uuid = toUUID({id})", {"id": whole["id"]}
+        )["results"][0][0]
+    )
     assert body["types"][0] == ["timestamp", "DateTime64(6, 'America/Los_Angeles')"]
 
 
 def test_to_datetime_without_zone_uses_project_timezone(sim):
-    body = _ok(sim, "SELECT count() FROM events WHERE timestamp < toDateTime({t})",
-               {"t": "2000-01-01 00:00:00"})
+    body = _ok(
+        sim,
+        "SELECT count() FROM events WHERE timestamp < toDateTime({t})",
+        {"t": "2000-01-01 00:00:00"},
+    )
     assert body["results"] == [[0]]
     records = sim.truth.records("events")
     first = datetime.fromisoformat(records[0]["timestamp"])
     local = first.astimezone(ZoneInfo("America/Los_Angeles")).replace(tzinfo=None)
-    naive = _ok(sim, "SELECT min(timestamp) FROM events WHERE timestamp >= toDateTime({t})",
-                {"t": local.isoformat()})
-    with_utc = _ok(sim, "SELECT min(timestamp) FROM events "
-                        "WHERE timestamp >= toDateTime({t}, 'UTC')", {"t": _utc(first)})
+    naive = _ok(
+        sim,
+        "SELECT min(timestamp) FROM events WHERE timestamp >= toDateTime({t})",
+        {"t": local.isoformat()},
+    )
+    with_utc = _ok(
+        sim,
+        "SELECT min(timestamp) FROM events WHERE timestamp >= toDateTime({t}, 'UTC')",
+        {"t": _utc(first)},
+    )
     assert naive["results"] == with_utc["results"]
 
 
@@ -145,16 +172,24 @@ def test_fresh_or_ingested_clause_finds_new_and_late_events(sim):
     new = sim.data.add_events(30, start=now - timedelta(minutes=20), end=now)
     late = sim.data.add_late_events(20, lateness=timedelta(days=3))
     since = now - timedelta(hours=1)
-    ids, _ = _page_through(sim, 25, "2000-01-01T00:00:00Z", _utc(now + timedelta(minutes=1)),
-                           fresh=(_utc(since), _utc(since)))
+    ids, _ = _page_through(
+        sim,
+        25,
+        "2000-01-01T00:00:00Z",
+        _utc(now + timedelta(minutes=1)),
+        fresh=(_utc(since), _utc(since)),
+    )
     assert set(ids) == set(new) | set(late)
     truth = {r["id"]: r for r in sim.truth.records("events")}
     assert all(truth[i]["created_at"] > truth[i]["timestamp"] for i in late)
 
 
 def test_properties_access_and_aliases(sim):
-    body = _ok(sim, "SELECT event AS e, properties.$browser AS browser, count() AS n FROM events "
-                    "WHERE event = '$pageview' GROUP BY e, browser ORDER BY n DESC LIMIT 3")
+    body = _ok(
+        sim,
+        "SELECT event AS e, properties.$browser AS browser, count() AS n FROM events "
+        "WHERE event = '$pageview' GROUP BY e, browser ORDER BY n DESC LIMIT 3",
+    )
     assert body["columns"] == ["e", "browser", "n"]
     assert all(row[0] == "$pageview" and row[1] for row in body["results"])
 
@@ -168,8 +203,11 @@ def test_properties_access_and_aliases(sim):
         ("SELECT uuid FROM events LIMIT 10 OFFSET 10", {}, "OFFSET is not supported"),
         ("SELECT uuid FROM events WHERE", {}, "no viable alternative at input"),
         ("SELECT sleep(3) FROM events", {}, "Unsupported function call"),
-        ("SELECT uuid FROM events UNION ALL SELECT uuid FROM events", {},
-         "Unsupported HogQL syntax"),
+        (
+            "SELECT uuid FROM events UNION ALL SELECT uuid FROM events",
+            {},
+            "Unsupported HogQL syntax",
+        ),
         ("SELECT uuid FROM events WHERE timestamp > 'soon'", {}, "CANNOT_PARSE_DATETIME"),
     ],
 )

@@ -1,0 +1,259 @@
+"""Paging the events range: time windows sized from measured density, keyset pages, narrowing.
+
+Pure algorithm, no HTTP: :func:`read_pages` asks a ``fetch`` callable for one keyset page at a
+time and decides the next query from what the last one returned.
+
+What a query costs: PostHog's events table is partitioned by ``toYYYYMM(timestamp)`` and
+sorted by ``toDate(timestamp)``, event and hashes, and PostHog prints every ``timestamp`` as
+``toTimeZone(events.timestamp, tz)``, which ClickHouse's primary key cannot see through: only
+the partitions' min/max index prunes (measured on ClickHouse through the simulator). A query
+therefore reads every row of every UTC month its time range touches, whatever its ``LIMIT``.
+So each page's lower bound is its cursor's timestamp, and a window never ends before the end
+of its first month (the rest of that month costs nothing more) and otherwise ends at a month
+boundary; within that, its width aims at :data:`TARGET_SHARE` of a page at the density the
+previous pages showed, with no upper bound short of the rest of the range.
+
+A page shorter than the limit ends its window only when its length cannot be a server-side
+row cap (older PostHog caps HogQL at 10,000 rows): a length that is a multiple of 100, or the
+cap already learned, continues from the page's last row instead, which also confirms or refutes
+the cap at no extra request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+#: Lowest and highest instants a ClickHouse ``DateTime64`` holds: the whole readable range.
+FLOOR = datetime(1900, 1, 1, tzinfo=UTC)
+CEILING = datetime(2299, 12, 31, tzinfo=UTC)
+_WHOLE_RANGE = CEILING - FLOOR
+MIN_WINDOW = timedelta(minutes=1)
+MIN_PAGE = 1000
+#: A window aims at this share of a page, so density changes rarely overflow it.
+TARGET_SHARE = 0.75
+#: How much a window may widen after a page with few rows (empty windows: always this much).
+MAX_GROWTH = 16.0
+#: After an overloaded query, windows widen at most this much per page.
+CAUTIOUS_GROWTH = 2.0
+#: Fewer rows than this in a window say too little about density to widen it without limit.
+TRUSTED_ROWS = 10
+#: A short page whose length is a multiple of this may be a server-side row cap.
+CAP_STEP = 100
+#: A page's last quarter this much denser than the page, within BURST_SPAN, is a burst.
+BURST = 4.0
+BURST_SPAN = timedelta(hours=6)
+
+
+class QueryOverloadError(Exception):
+    """The server refused a query as too expensive (time or memory); narrow it."""
+
+
+class Page(Protocol):
+    """One page of events as :func:`read_pages` needs it."""
+
+    def __len__(self) -> int:
+        """Rows on the page."""
+        ...
+
+    def last_key(self) -> tuple[str, str]:
+        """``(timestamp, uuid)`` of the page's last row (UTC ISO text)."""
+        ...
+
+    def tail_timestamp(self) -> str | None:
+        """Timestamp of the row three quarters into the page (None when empty)."""
+        ...
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One keyset query: rows in ``[lo, hi)`` after ``after`` (``(timestamp, uuid)``)."""
+
+    lo: datetime
+    hi: datetime
+    limit: int
+    after: tuple[str, str] | None
+
+
+@dataclass
+class WindowSizer:
+    """Chooses each window's upper bound from the density of the pages before it."""
+
+    page_rows: int
+    width: timedelta
+    growth: float = MAX_GROWTH
+    #: Rows per second measured last (None until a page said something).
+    rate: float | None = field(default=None)
+    #: Set once a query was overloaded: windows no longer widen to month ends, and grow slowly.
+    narrowed: bool = False
+
+    @property
+    def target_rows(self) -> float:
+        """Rows a window aims at."""
+        return self.page_rows * TARGET_SHARE
+
+    def window_end(self, lo: datetime, range_hi: datetime, open_from: datetime) -> datetime:
+        """The upper bound of the window starting at ``lo``.
+
+        A window that would leave less than half a window extends to ``range_hi``. Unless
+        narrowed after an overload: a window that reaches ``open_from`` (the run's start:
+        beyond it only clock-skewed future events exist), or comes within half a window of
+        it before any density is known, extends to ``range_hi`` too; any other ends at the
+        start of a UTC month, never before the end of ``lo``'s month (ClickHouse reads that
+        month's partition anyway).
+        """
+        hi = lo + self.width
+        if range_hi - hi < self.width / 2:
+            return range_hi
+        if self.narrowed:
+            return hi
+        margin = self.width / 2 if self.rate is None else timedelta(0)
+        if hi + margin >= open_from:
+            return range_hi
+        return min(range_hi, max(_next_month(lo), _month_start(hi)))
+
+    def full_page(self, lo: datetime, last: datetime, rows: int, tail: datetime | None) -> None:
+        """A page filled before its window ended: ``rows`` rows lie in ``[lo, last]``.
+
+        ``tail`` is the timestamp of the row three quarters into the page: the density of the
+        last quarter counts when it is higher, so windows shrink fast into a denser stretch.
+        A last quarter within a few hours and much denser than the rest is a burst.
+        """
+        span = (last - lo).total_seconds()
+        if span <= 0:
+            self.width = MIN_WINDOW
+            return
+        average, recent = rows / span, _tail_rate(rows, last, tail)
+        self.rate = max(average, recent)
+        self.width = max(MIN_WINDOW, _seconds(self.target_rows / self.rate))
+        if tail is not None and tail > lo and last - tail < BURST_SPAN and recent > BURST * average:
+            # The page ended in a burst: read the rest of the burst's month (ClickHouse reads
+            # it anyway) plus what the density before the burst fills.
+            before = (rows * 3 // 4) / max((tail - lo).total_seconds(), 1e-6)
+            rest_of_month = _next_month(last) - last
+            self.width = min(_WHOLE_RANGE, rest_of_month + _seconds(self.target_rows / before))
+
+    def window_done(self, lo: datetime, hi: datetime, rows: int, tail: datetime | None) -> None:
+        """A window ended: it held ``rows`` rows in ``[lo, hi)`` (``tail`` as in full_page)."""
+        span = hi - lo
+        if rows == 0:  # an empty window read nothing: widen fast, even after an overload
+            self.width = min(_WHOLE_RANGE, max(self.width, span) * MAX_GROWTH)
+            return
+        self.rate = max(rows / max(span.total_seconds(), 1e-6), _tail_rate(rows, hi, tail))
+        wanted = _seconds(self.target_rows / self.rate)
+        if self.narrowed or rows < TRUSTED_ROWS:
+            wanted = min(wanted, span * self.growth)
+        self.width = max(MIN_WINDOW, wanted)
+
+    def narrow(self, lo: datetime, hi: datetime) -> bool:
+        """After an overloaded query over ``[lo, hi)``: a quarter of it; False if minimal."""
+        self.narrowed = True
+        self.growth = CAUTIOUS_GROWTH
+        if hi - lo <= MIN_WINDOW:
+            return False
+        self.width = max(MIN_WINDOW, (hi - lo) / 4)
+        return True
+
+
+def _seconds(value: float) -> timedelta:
+    """``value`` seconds, at most the whole readable range."""
+    return timedelta(seconds=min(value, _WHOLE_RANGE.total_seconds()))
+
+
+def _month_start(value: datetime) -> datetime:
+    return value.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _next_month(value: datetime) -> datetime:
+    start = _month_start(value)
+    if start.month == 12:
+        return start.replace(year=start.year + 1, month=1)
+    return start.replace(month=start.month + 1)
+
+
+def _tail_rate(rows: int, end: datetime, tail: datetime | None) -> float:
+    """Rows per second in the last quarter of a page (0 when too few rows to tell)."""
+    if tail is None or rows < TRUSTED_ROWS * 4:
+        return 0.0
+    return (rows - (3 * rows) // 4) / max((end - tail).total_seconds(), 1e-6)
+
+
+def _parse(value: str) -> datetime:
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def initial_width(lo: str, window_hours: float) -> timedelta:
+    """The first window's width: ``window_hours``, or the whole range from :data:`FLOOR`.
+
+    A first sync without ``start_date`` starts at FLOOR: one query over the whole range then
+    returns the first page wherever the first event lies (before 1970 or in the future), and
+    an empty project ends after it. On PostHog's ClickHouse it reads each month of events
+    once, as a search of bounded existence probes would several times over.
+    """
+    if _parse(lo) <= FLOOR:
+        return CEILING - FLOOR
+    return timedelta(hours=window_hours)
+
+
+def _tail(page: Page) -> datetime | None:
+    value = page.tail_timestamp() if len(page) else None
+    return _parse(value) if value else None
+
+
+def read_pages(
+    fetch: Callable[[PageRequest], Page],
+    *,
+    lo: datetime,
+    range_hi: datetime,
+    open_from: datetime,
+    after: tuple[str, str] | None,
+    sizer: WindowSizer,
+    on_narrow: Callable[[timedelta, int], None] | None = None,
+) -> Iterator[Page]:
+    """Yield every page of ``[lo, range_hi)`` after the cursor ``after``, in keyset order.
+
+    The caller consumes each page before asking for the next. ``fetch`` raises
+    :class:`QueryOverloadError` for a query the server found too expensive: the window
+    narrows to a quarter (down to :data:`MIN_WINDOW`), then the page size (down to
+    :data:`MIN_PAGE`); past both the error propagates.
+    """
+    limit = sizer.page_rows
+    suspected_cap: int | None = None
+    if after is not None:
+        lo = max(lo, _parse(after[0]))
+    while lo < range_hi:
+        hi = sizer.window_end(lo, range_hi, open_from)
+        try:
+            page = fetch(PageRequest(lo, hi, limit, after))
+        except QueryOverloadError:
+            if not sizer.narrow(lo, hi):
+                if limit <= MIN_PAGE:
+                    raise
+                limit = max(MIN_PAGE, limit // 4)
+                sizer.page_rows = limit
+            if on_narrow is not None:
+                on_narrow(sizer.width, limit)
+            continue
+        yield page
+        rows = len(page)
+        if rows:
+            after = page.last_key()
+        if rows and rows < limit and rows == suspected_cap:
+            # Two short pages of one length in a row: the server caps pages there.
+            limit = sizer.page_rows = rows
+        capped = rows >= limit or (rows > 0 and rows % CAP_STEP == 0)
+        if capped and after is not None:
+            last = _parse(after[0])
+            sizer.full_page(lo, last, rows, _tail(page))
+            suspected_cap = rows if rows < limit else None
+            lo = max(lo, last)
+        else:
+            sizer.window_done(lo, hi, rows, _tail(page))
+            suspected_cap = None
+            lo = hi

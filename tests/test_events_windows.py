@@ -1,0 +1,207 @@
+"""Window paging and the first-event search as algorithms, over an in-memory event table.
+
+The end-to-end behaviour runs against the simulator in test_events.py; these tests drive
+``read_pages`` directly over many data shapes, server row caps and
+overload rules, which would take minutes over HTTP.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tap_posthog.events_windows import (
+    CEILING,
+    FLOOR,
+    PageRequest,
+    QueryOverloadError,
+    WindowSizer,
+    initial_width,
+    read_pages,
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US_PER_DAY = 86_400_000_000
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+def _us(value: datetime) -> int:
+    return (value - EPOCH) // timedelta(microseconds=1)
+
+
+def _text(us: int) -> str:
+    return (EPOCH + timedelta(microseconds=us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass
+class _Page:
+    rows: list[tuple[int, str]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def last_key(self) -> tuple[str, str]:
+        ts, uuid = self.rows[-1]
+        return _text(ts), uuid
+
+    def tail_timestamp(self) -> str | None:
+        return _text(self.rows[(3 * len(self.rows)) // 4][0]) if self.rows else None
+
+
+def _month(us: int) -> int:
+    when = EPOCH + timedelta(microseconds=us)
+    return when.year * 12 + when.month
+
+
+class _Table:
+    """Rows ``(timestamp_us, uuid)`` in keyset order; a query costs the rows of its months.
+
+    That is what ClickHouse reads for PostHog's printed SQL (see ``events_windows``).
+    """
+
+    def __init__(self, stamps: list[int], *, cap: int | None = None, max_read: int | None = None):
+        self.rows = sorted((ts, f"{i:08d}") for i, ts in enumerate(stamps))
+        self.keys = [r[0] for r in self.rows]
+        self.months = [_month(ts) for ts in self.keys]
+        self.cap, self.max_read = cap, max_read
+        self.read = 0
+        self.pages: list[int] = []
+
+    def fetch(self, request: PageRequest) -> _Page:
+        lo, hi = _us(request.lo), _us(request.hi)
+        first, last = _month(lo), _month(hi - 1)
+        read = bisect.bisect_right(self.months, last) - bisect.bisect_left(self.months, first)
+        if self.max_read is not None and read > self.max_read:
+            raise QueryOverloadError("HTTP 504: Query has hit the max execution time")
+        self.read += read
+        start = bisect.bisect_left(self.keys, lo)
+        if request.after is not None:
+            after = (_us(datetime.fromisoformat(request.after[0])), request.after[1])
+            start = max(start, bisect.bisect_right(self.rows, after))
+        end = bisect.bisect_left(self.keys, hi)
+        limit = min(request.limit, self.cap or request.limit)
+        page = _Page(self.rows[start : min(end, start + limit)])
+        self.pages.append(len(page))
+        return page
+
+    def exists(self, lo: datetime, hi: datetime) -> bool:
+        i = bisect.bisect_left(self.keys, _us(lo))
+        return i < len(self.keys) and self.keys[i] < _us(hi)
+
+
+def _read_all(table: _Table, page_rows: int = 50_000, start: datetime | None = None) -> list:
+    lo = start or FLOOR
+    sizer = WindowSizer(page_rows=page_rows, width=initial_width(_text(_us(lo)), 24))
+    got = []
+    pages = read_pages(table.fetch, lo=lo, range_hi=CEILING, open_from=NOW, after=None, sizer=sizer)
+    for page in pages:
+        got.extend(page.rows)
+    return got
+
+
+def _uniform(rng: random.Random, n: int, lo: datetime, hi: datetime) -> list[int]:
+    a, b = _us(lo), _us(hi)
+    return [rng.randrange(a, b) for _ in range(n)]
+
+
+def _shape(name: str, n: int, seed: int = 1) -> list[int]:
+    rng = random.Random(seed)
+    day = timedelta(days=1)
+    if name == "uniform":
+        return _uniform(rng, n, NOW - 30 * day, NOW)
+    if name == "recent":
+        return (
+            _uniform(rng, n * 15 // 100, NOW - day, NOW)
+            + _uniform(rng, n * 40 // 100, NOW - 30 * day, NOW - day)
+            + _uniform(rng, n - n * 55 // 100, NOW - 365 * day, NOW - 30 * day)
+        )
+    if name == "bursts":
+        stamps = _uniform(rng, n * 40 // 100, NOW - 90 * day, NOW)
+        for days_ago in (75, 50, 20):
+            at = NOW - days_ago * day
+            stamps += _uniform(rng, n // 5, at, at + timedelta(minutes=5))
+        return stamps
+    if name == "ties":  # many events per timestamp, more than a page on one instant
+        return [_us(NOW - day)] * (n // 2) + _uniform(rng, n - n // 2, NOW - 3 * day, NOW)
+    raise ValueError(name)
+
+
+SHAPES = ("uniform", "recent", "bursts", "ties")
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("cap", [None, 10_000, 2_500])
+def test_every_row_exactly_once_under_any_server_row_cap(shape, cap):
+    table = _Table(_shape(shape, 60_000), cap=cap)
+    assert _read_all(table) == table.rows
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_window_holding_exactly_a_multiple_of_100_rows_is_still_exact(shape):
+    # Windows of round sizes make short pages that look like a server cap.
+    stamps = [ts - ts % US_PER_DAY for ts in _shape(shape, 12_000)]  # whole days: round counts
+    table = _Table(stamps[:12_000])
+    assert _read_all(table, page_rows=5_000) == table.rows
+
+
+def test_under_a_10000_row_cap_windows_shrink_to_it():
+    table = _Table(_shape("uniform", 100_000), cap=10_000)
+    assert _read_all(table) == table.rows
+    # Once two short pages of 10,000 reveal the cap, windows aim at it: few extra pages.
+    assert len(table.pages) <= 100_000 / (0.75 * 10_000) + 4
+
+
+def test_windows_follow_density_cheaply_when_months_hold_less_than_a_page():
+    # ~10,000 events a month for twenty months, read from a start_date.
+    start = NOW - timedelta(days=600)
+    table = _Table(_uniform(random.Random(3), 200_000, start, NOW))
+    assert _read_all(table, start=start) == table.rows
+    assert table.read <= 1.5 * len(table.rows)
+    data_pages = sorted(table.pages)
+    assert data_pages[len(data_pages) // 2] >= 20_000
+
+
+def test_a_month_denser_than_a_page_is_read_once_per_page():
+    table = _Table(_uniform(random.Random(4), 120_001, NOW - timedelta(days=40),
+                            NOW - timedelta(days=35)))  # fmt: skip
+    assert _read_all(table) == table.rows
+    # Three pages (the fewest possible), each reading the month once; the empty rest of the
+    # range reads nothing.
+    assert [rows for rows in table.pages if rows] == [50_000, 50_000, 20_001]
+    assert table.read == 3 * len(table.rows)
+
+
+def test_overload_narrows_window_then_continues_exactly():
+    # ~2,500 events a month over ten years; a query may read two months' worth.
+    table = _Table(_uniform(random.Random(5), 300_000, NOW - timedelta(days=3650), NOW),
+                   max_read=6_000)  # fmt: skip
+    assert _read_all(table, page_rows=10_000) == table.rows
+
+
+def test_overload_past_the_narrowest_window_and_page_raises():
+    stamps = [_us(NOW - timedelta(days=2))] * 5_000  # 5,000 rows in one instant
+    table = _Table(stamps, max_read=100)
+    with pytest.raises(QueryOverloadError):
+        _read_all(table, page_rows=5_000)
+
+
+def test_a_first_sync_from_the_floor_finds_events_anywhere_in_one_query():
+    for when in (
+        datetime(1900, 1, 1, 0, 0, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
+        EPOCH,
+        datetime(2201, 5, 5, tzinfo=UTC),
+    ):
+        table = _Table([_us(when), _us(when + timedelta(days=400))])
+        assert _read_all(table) == table.rows
+        assert table.pages == [2]
+
+
+def test_an_empty_table_costs_one_query():
+    table = _Table([])
+    assert _read_all(table) == []
+    assert table.pages == [0]
