@@ -35,7 +35,11 @@ class SimConfig:
             slots without being rendered, so persons pages come back short.
         persons_hidden_block: Size of one contiguous run of hidden person rows starting at this
             offset, so one page of this size is entirely hidden (0 disables).
-        rate_limits: Enforce PostHog's per-endpoint-class rate limits.
+        rate_limits: Enforce PostHog's per-key rate limits (its ``RATE_LIMIT_ENABLED``).
+        persons_user_rate_limits: Enforce the persons list's per-user break-glass throttles
+            (180/minute, 1200/hour), which PostHog applies whatever ``RATE_LIMIT_ENABLED`` says.
+        legacy_query_rate_limit: The team is on the legacy HogQL limit of 120 queries/hour
+            (``HogQLQueryThrottle``) instead of 240/minute and 2400/hour.
         time_scale: Rate-limit clock speed-up (60 means a minute lasts one second).
     """
 
@@ -59,6 +63,8 @@ class SimConfig:
     persons_hidden_ratio: float = 0.1
     persons_hidden_block: int = 100
     rate_limits: bool = False
+    persons_user_rate_limits: bool = True
+    legacy_query_rate_limit: bool = False
     time_scale: float = 1.0
 
     def __post_init__(self) -> None:

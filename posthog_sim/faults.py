@@ -20,6 +20,11 @@ KINDS = (
     "drop_mid_body",
     "slow",
     "query_timeout",
+    "query_max_execution_time",
+    "query_too_slow",
+    "query_memory_limit",
+    "api_queries_quota",
+    "quota_limit",
 )
 PROFILE_RATES = {"none": 0.0, "light": 0.03, "heavy": 0.20}
 # (kind, weight) mix used by the random profiles; 429 and 503 wait 1 s.

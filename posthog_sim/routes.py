@@ -62,7 +62,7 @@ ROUTES: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
     ),
     (
         re.compile(_P + r"/persons/?$"),
-        Endpoint("persons", ep.list_persons, "person:read", throttle="clickhouse"),
+        Endpoint("persons", ep.list_persons, "person:read", throttle="persons"),
     ),
     (
         re.compile(_P + r"/feature_flags/?$"),

@@ -10,11 +10,23 @@ import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.mapper import SameRecordTransform
 
+from tap_posthog.signals import OUTPUT_GUARD
+
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+    from singer_sdk.singerlib.encoding.simple import Message
 
 OUTPUT_BLOCK = 1 << 16
 _encode_into = msgspec.json.Encoder().encode_into
+
+
+class GuardedMsgSpecWriter(MsgSpecWriter):
+    """The SDK's msgspec writer; a stop signal waits until the message is written whole."""
+
+    def write_message(self, message: Message) -> None:
+        """Write one message (STATE, SCHEMA, RECORD) in full, even if a signal arrives."""
+        with OUTPUT_GUARD.writing():
+            super().write_message(message)
 
 
 class DirectOutputMixin:
@@ -72,10 +84,12 @@ class DirectOutputMixin:
         self.state_manager.is_flushed = False
 
     def _flush_records(self) -> None:
+        """Write the buffered RECORD lines (whole, even if a stop signal arrives meanwhile)."""
         if self._pending:
-            sys.stdout.buffer.write(self._pending)
-            sys.stdout.buffer.flush()
-            self._pending.clear()
+            with OUTPUT_GUARD.writing():
+                sys.stdout.buffer.write(self._pending)
+                sys.stdout.buffer.flush()
+                self._pending.clear()
 
     def _increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
@@ -100,7 +114,7 @@ class DirectOutputMixin:
     def _can_write_directly(self) -> bool:
         maps = self.stream_maps
         return (
-            type(self._tap.message_writer) is MsgSpecWriter
+            type(self._tap.message_writer) in (MsgSpecWriter, GuardedMsgSpecWriter)
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and maps[0].stream_alias == self.name

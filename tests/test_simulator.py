@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from datetime import datetime
 
+import pytest
 import requests
 
 from posthog_sim import SimConfig, Simulator
@@ -57,8 +58,23 @@ def test_projects_list_shape_and_truth(sim):
         assert "secret_api_token_backup" in project
     main = next(p for p in body["results"] if p["id"] == sim.project_id)
     assert main["timezone"] == "America/Los_Angeles"
-    scoped = _get(sim, "/api/projects/", key=sim.keys.other_project).json()
-    assert [p["id"] for p in scoped["results"]] == [sim.other_project_id]
+
+
+@pytest.mark.parametrize("path", ["/api/projects/", "/api/organizations/@current/projects/"])
+def test_project_scoped_keys_are_refused_outside_project_routes(sim, path):
+    """posthog/permissions.py APIScopePermission: scoped keys work on project routes only."""
+    for key in (sim.keys.project_scoped, sim.keys.other_project):
+        body = _error(_get(sim, path, key=key), 403, "authentication_error", "permission_denied")
+        assert body["detail"] == (
+            "API keys with scoped projects are only supported on project-based endpoints.")
+    detail = _get(sim, f"/api/projects/{sim.project_id}/", key=sim.keys.project_scoped)
+    assert detail.status_code == 200
+    assert detail.json()["id"] == sim.project_id
+    other = _error(_get(sim, f"/api/projects/{sim.other_project_id}/",
+                        key=sim.keys.project_scoped), 403, "authentication_error",
+                   "permission_denied")
+    assert other["detail"] == (
+        f"API key does not have access to the requested project: ID {sim.other_project_id}.")
 
 
 def test_next_and_previous_links_are_absolute_and_keep_params(sim):
