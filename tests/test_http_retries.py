@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -84,7 +85,9 @@ def test_a_server_that_never_answers_fails_within_the_documented_bound():
     assert f"gave up after {attempts} attempts" in line
     retries = [text for text in run.stderr.splitlines() if "retrying in" in text]
     assert len(retries) == attempts - 1
-    assert all("read timed out" in text and "GET /api/projects/1/cohorts/" in text for text in retries)
+    assert all(
+        "read timed out" in text and "GET /api/projects/1/cohorts/" in text for text in retries
+    )
 
 
 def test_dropped_connections_count_against_max_attempts(sim):
@@ -153,10 +156,17 @@ def test_402_quota_is_one_line_saying_what_to_do(sim, fault, code, advice):
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     line = run.last_stderr_line
-    assert line.startswith(f"tap-posthog: stream events: PostHog refused the request (HTTP 402 {code})")
+    assert line.startswith(
+        f"tap-posthog: stream events: PostHog refused the request (HTTP 402 {code})"
+    )
     assert advice in line
     assert "then run again" in line
     assert len(sim.requests.matching("/query/")) == 1, "a 402 is not retried"
+
+
+def _recent_start():
+    """A start_date a little before the simulator's 30 days of events."""
+    return (datetime.now(UTC) - timedelta(days=32)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _query_bodies(sim):
@@ -166,7 +176,7 @@ def _query_bodies(sim):
 def test_json_512_from_the_query_endpoint_reaches_the_narrowing_hook(sim):
     """The events stream narrows its window on a 512: the retried query is not the same."""
     sim.faults.script(r"/query/", ["query_too_slow"])
-    run = run_tap(_config(sim, start_date="2000-01-01T00:00:00Z"), streams=["events"])
+    run = run_tap(_config(sim, start_date=_recent_start()), streams=["events"])
     assert run.returncode == 0, run.stderr[-2000:]
     statuses = [r.status for r in sim.requests.matching("/query/", "POST")]
     assert statuses[0] == 512
@@ -179,7 +189,7 @@ def test_json_512_from_the_query_endpoint_reaches_the_narrowing_hook(sim):
 
 def test_html_504_from_a_gateway_is_retried_unchanged(sim):
     sim.faults.script(r"/query/", ["504"])
-    run = run_tap(_config(sim, start_date="2000-01-01T00:00:00Z"), streams=["events"])
+    run = run_tap(_config(sim, start_date=_recent_start()), streams=["events"])
     assert run.returncode == 0, run.stderr[-2000:]
     assert [r.status for r in sim.requests.matching("/query/", "POST")][:2] == [504, 200]
     failed, retried = _query_bodies(sim)[:2]
