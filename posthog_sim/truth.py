@@ -11,8 +11,8 @@ from .views import (
     cohort_rows,
     event_definition_rows,
     flag_rows,
-    org_projects,
     person_rows,
+    project_detail_row,
     property_definition_rows,
 )
 
@@ -50,7 +50,8 @@ class Truth:
             if name == "events":
                 return data.events.records() if pid == data.project_id else []
             if name == "projects":
-                return [public(p) for p in org_projects(data, None)]
+                # The tap reads the configured project's detail (GET /api/projects/{id}/).
+                return [public(project_detail_row(data, pid))]
             if name == "persons":
                 return [public(p) for p in person_rows(data, pid) if not p["_hidden"]]
             if name == "feature_flags":
