@@ -16,6 +16,7 @@ from .http_types import Request, Response
 from .query import run_hogql
 from .ratelimit import RateLimiter
 from .render import ApiError, json_response
+from .sessions import list_session_property_definitions
 
 
 def _query(ctx: ep.Ctx) -> Response:
@@ -31,6 +32,12 @@ def _query(ctx: ep.Ctx) -> Response:
     response = json_response(result)
     response.rows = len(result["results"])
     return response
+
+
+def _session_property_definitions(ctx: ep.Ctx) -> Response:
+    return list_session_property_definitions(
+        ctx.request.param("search"), ctx.request.param("is_numerical")
+    )
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,16 @@ ROUTES: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
     (
         re.compile(_P + r"/property_definitions/?$"),
         Endpoint("property_definitions", ep.list_property_definitions, "property_definition:read"),
+    ),
+    (
+        # posthog/api/session.py SessionViewSet: scope object "query", ClickHouse throttles.
+        re.compile(_P + r"/sessions/property_definitions/?$"),
+        Endpoint(
+            "session_property_definitions",
+            _session_property_definitions,
+            "query:read",
+            throttle="clickhouse",
+        ),
     ),
     (
         re.compile(_P + r"/annotations/?$"),

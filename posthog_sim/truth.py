@@ -6,6 +6,7 @@ from typing import Any
 
 from .dataset import Dataset
 from .render import public
+from .sessions import session_property_definitions
 from .views import (
     annotation_rows,
     cohort_rows,
@@ -61,6 +62,9 @@ class Truth:
                 return [public(c) for c in cohort_rows(data, pid)]
             if name == "event_definitions":
                 return [public(d) for d in event_definition_rows(data, pid, [])]
+            if name == "session_property_definitions":
+                # The tap reads GET /sessions/property_definitions/ (posthog/api/session.py).
+                return session_property_definitions() if pid == data.project_id else []
             if name.endswith("_property_definitions"):
                 rows, builtins = property_definition_rows(data, pid, name.split("_")[0])
                 return [public(r) for r in rows] + builtins

@@ -13,6 +13,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from singer_sdk.pagination import SinglePagePaginator
+
 from tap_posthog.client import PostHogStream
 from tap_posthog.pagination import NextLinkPaginator
 from tap_posthog.timeutil import utc_or_none
@@ -105,6 +107,10 @@ class ProjectsStream(PostHogStream):
     name = "projects"
     primary_keys: ClassVar[tuple[str, ...]] = ("id",)
     replication_key = None
+
+    def get_new_paginator(self) -> SinglePagePaginator:
+        """One project, one response."""
+        return SinglePagePaginator()
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -212,11 +218,33 @@ class PersonPropertyDefinitionsStream(_PropertyDefinitionsStream):
     definition_type = "person"
 
 
-class SessionPropertyDefinitionsStream(_PropertyDefinitionsStream):
-    """Session property definitions (``property_definitions:session``)."""
+class SessionPropertyDefinitionsStream(PostHogStream):
+    """Session properties from ``GET /api/projects/{id}/sessions/property_definitions/``.
+
+    PostHog derives them from the HogQL sessions table (posthog/api/session.py), needs scope
+    ``query:read`` and answers every row at once; ``property_definitions?type=session`` only
+    lists stored rows that ingestion may never create (see docs/decisions.md).
+    """
 
     name = "session_property_definitions"
-    definition_type = "session"
+    primary_keys: ClassVar[tuple[str, ...]] = ("id",)
+    replication_key = None
+    endpoint_class = "analytics"  # ClickHouse throttles: 240/minute, 1200/hour
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        """The project's session property list."""
+        return f"/api/projects/{self.project_id}/sessions/property_definitions/"
+
+    def get_new_paginator(self) -> SinglePagePaginator:
+        """One unpaginated response holds every row."""
+        return SinglePagePaginator()
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Add ``type`` and ``project_id`` like the other property definition streams."""
+        row["type"] = "session"
+        row["project_id"] = self.project_id
+        return row
 
 
 class AnnotationsStream(_ListStream):
