@@ -1,4 +1,4 @@
-"""Session property definitions come from /sessions/property_definitions/ (posthog/api/session.py)."""
+"""Session property definitions come from /sessions/property_definitions/."""
 
 from __future__ import annotations
 
