@@ -28,13 +28,18 @@ def _cohorts(sim, session=None):
 @pytest.mark.parametrize(
     ("kind", "status", "content_type", "retry_after", "fragment"),
     [
-        ("429", 429, "application/json", None, "Expected available in 1 second."),
-        ("429:7", 429, "application/json", None, "Expected available in 7 seconds."),
+        ("429", 429, "application/json", "1", "Expected available in 1 second."),
+        ("429:7", 429, "application/json", "7", "Expected available in 7 seconds."),
         ("500", 500, "application/json", None, "A server error occurred."),
         ("502", 502, "text/html", None, "502 Bad Gateway"),
         ("504", 504, "text/html", None, "504 Gateway Time-out"),
         ("503:3", 503, "application/json", "3", "temporarily unavailable"),
         ("query_timeout", 504, "application/json", None, "10-second time limit"),
+        ("query_max_execution_time", 504, "application/json", None, "max execution time"),
+        ("query_too_slow", 512, "application/json", None, "Estimated query execution time"),
+        ("query_memory_limit", 513, "application/json", None, "ran out of memory"),
+        ("api_queries_quota", 402, "application/json", None, "free allowance for this month"),
+        ("quota_limit", 402, "application/json", None, "reached its billing limit"),
     ],
 )
 def test_scripted_error_faults(sim, kind, status, content_type, retry_after, fragment):
