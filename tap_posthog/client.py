@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -50,6 +51,15 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
     requests.exceptions.ConnectionError,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
+)
+
+
+#: How every retry line ends, e.g. ``; waiting 2.0 s, then retry (attempt 1 of 8 failed)``.
+RETRY_LOG_SUFFIX = "; waiting {wait:.1f} s, then retry (attempt {attempt} of {max_attempts} failed)"
+#: Matches a retry line's ending (for log readers such as omniload's progress).
+RETRY_LOG_PATTERN = re.compile(
+    r"; waiting (?P<wait>\d+(?:\.\d+)?) s, then retry "
+    r"\(attempt (?P<attempt>\d+) of (?P<max_attempts>\d+) failed\)"
 )
 
 
@@ -192,7 +202,9 @@ class PostHogStream(RESTStream[Any]):
         target = _request_line(prepared)
         response = getattr(exc, "response", None)
         limit = self.rate_budget.describe(self.endpoint_class)
-        attempts = f"attempt {tries} of {self.retry_policy.max_attempts}"
+        then = RETRY_LOG_SUFFIX.format(
+            wait=wait, attempt=tries, max_attempts=self.retry_policy.max_attempts
+        )
         if isinstance(exc, RetriableAPIError) and response is not None and not isinstance(
             exc, InvalidBodyError
         ):
@@ -201,33 +213,18 @@ class PostHogStream(RESTStream[Any]):
             if status == 429:
                 self.rate_budget.throttled(self.endpoint_class)
                 self.logger.warning(
-                    "%s: rate limited by PostHog (HTTP 429, %s; limit class %s: %s); "
-                    "waiting %.1f s before retrying (%s)",
+                    "%s: rate limited by PostHog (HTTP 429: %s; limit class %s: %s)%s",
                     target,
                     detail,
                     self.endpoint_class,
                     limit,
-                    wait,
-                    attempts,
+                    then,
                 )
             else:
-                self.logger.warning(
-                    "%s: HTTP %d (%s); retrying in %.1f s (%s)",
-                    target,
-                    status,
-                    detail,
-                    wait,
-                    attempts,
-                )
+                self.logger.warning("%s: HTTP %d (%s)%s", target, status, detail, then)
             self.on_retry(status, response)
             return
-        self.logger.warning(
-            "%s: %s; retrying in %.1f s (%s)",
-            target,
-            _transport_reason(exc, self.timeout[1]),
-            wait,
-            attempts,
-        )
+        self.logger.warning("%s: %s%s", target, _transport_reason(exc, self.timeout[1]), then)
 
     def on_retry(self, status: int, response: requests.Response) -> None:
         """Hook called before a 429/5xx is retried (e.g. to narrow a query instead)."""
@@ -338,4 +335,4 @@ class _BackoffLinesFilter(logging.Filter):
 
 _BACKOFF_FILTER = _BackoffLinesFilter()
 
-__all__ = ["PostHogStream", "RetriableAPIError"]
+__all__ = ["RETRY_LOG_PATTERN", "PostHogStream", "RetriableAPIError"]

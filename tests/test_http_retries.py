@@ -83,7 +83,7 @@ def test_a_server_that_never_answers_fails_within_the_documented_bound():
     assert line.startswith("tap-posthog: cannot reach PostHog at " + base_url)
     assert "read timed out (no answer within request_timeout = 1 s)" in line
     assert f"gave up after {attempts} attempts" in line
-    retries = [text for text in run.stderr.splitlines() if "retrying in" in text]
+    retries = [text for text in run.stderr.splitlines() if "then retry" in text]
     assert len(retries) == attempts - 1
     assert all(
         "read timed out" in text and "GET /api/projects/1/cohorts/" in text for text in retries
@@ -119,15 +119,16 @@ def test_every_5xx_retry_is_a_log_line_with_status_and_wait(sim):
     sim.faults.script(r"/annotations/", ["500", "502", "503:1"])
     run = run_tap(_config(sim), streams=["annotations"])
     assert run.returncode == 0, run.stderr[-2000:]
-    lines = [line for line in run.stderr.splitlines() if "retrying in" in line]
+    lines = [line for line in run.stderr.splitlines() if "then retry" in line]
     assert [s for s in ("HTTP 500", "HTTP 502", "HTTP 503") if any(s in x for x in lines)] == [
         "HTTP 500",
         "HTTP 502",
         "HTTP 503",
     ]
-    assert "HTTP 503 (Service temporarily unavailable, try again later.); retrying in 1.0 s" in (
-        "\n".join(lines)
-    )
+    assert (
+        "HTTP 503 (Service temporarily unavailable, try again later.); waiting 1.0 s, then retry "
+        "(attempt 3 of 8 failed)"
+    ) in "\n".join(lines)
     assert sorted(r["id"] for r in run.records["annotations"]) == sorted(
         sim.truth.ids("annotations")
     )

@@ -15,7 +15,7 @@ import pytest
 
 from omniload.tables import TABLES
 from posthog_sim import SimConfig, Simulator
-from posthog_sim.faults import KINDS
+from posthog_sim.faults import PROFILE_KINDS
 from tests import test_reliability_scenarios as sc
 from tests.test_reliability_kit import Artefacts, Figures, Workspace, scan
 
@@ -82,7 +82,7 @@ def test_heavy_faults_cover_every_kind(heavy_ws: Workspace) -> None:
     if len(HEAVY_FIGURES) < len(TABLES):
         pytest.skip("needs every test_heavy_faults_every_table_exact case")
     injected = heavy_ws.sim.faults.injected
-    assert set(KINDS) <= set(injected)
+    assert set(PROFILE_KINDS) <= set(injected)
     scripted = sum(len(kinds) for kinds in sc.SCRIPTED.values())
     assert sum(injected.values()) > scripted
 
