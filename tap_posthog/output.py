@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -11,8 +10,11 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.mapper import SameRecordTransform
 
 from tap_posthog.signals import OUTPUT_GUARD
+from tap_posthog.timeutil import utc_now
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from singer_sdk.helpers.types import Context
     from singer_sdk.singerlib.encoding.simple import Message
 
@@ -74,7 +76,7 @@ class DirectOutputMixin:
             "type": "RECORD",
             "stream": self.name,
             "record": record,
-            "time_extracted": self._extracted_at or datetime.now(UTC),
+            "time_extracted": self._extracted_at or utc_now(),
         }
         pending = self._pending
         _encode_into(message, pending, -1)
