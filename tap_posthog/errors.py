@@ -113,9 +113,9 @@ def fatal_error_message(
     detail = response_detail(response)
     where = f"stream {stream}: " if stream else ""
     needs = f" (stream {stream} needs scope '{scope}')" if stream and scope else ""
-    if status == 401:
+    if status == 401:  # about the key, whichever stream asked: no stream prefix
         return (
-            f"{where}invalid personal API key (HTTP 401): PostHog rejected the key; "
+            "invalid personal API key (HTTP 401): PostHog rejected the key; "
             f"create one under Settings > Personal API keys. Server said: {detail}"
         )
     if status == 402:

@@ -88,7 +88,8 @@ def test_fatal_errors_give_one_line_and_exit_1(sim, case, expected):
     run = run_tap(config, streams=["persons"])
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
-    assert run.last_stderr_line.startswith("tap-posthog: stream persons: ")
+    prefix = "tap-posthog: " if case == "invalid_key" else "tap-posthog: stream persons: "
+    assert run.last_stderr_line.startswith(prefix)
     assert expected in run.last_stderr_line
     assert config["personal_api_key"] not in run.stderr
     if case in {"other_project", "forbidden_project"}:
