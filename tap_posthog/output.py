@@ -86,8 +86,15 @@ class DirectOutputMixin:
         self.state_manager.is_flushed = False
 
     def _flush_records(self) -> None:
-        """Write the buffered RECORD lines (whole, even if a stop signal arrives meanwhile)."""
-        if self._pending:
+        """Write the buffered RECORD lines (whole, even if a stop signal arrives meanwhile).
+
+        A stop signal can also arrive while a line is being encoded into the buffer; the
+        flush on the way out then finds it without its newline and leaves it out.
+        """
+        pending = self._pending
+        if pending and pending[-1] != 0x0A:
+            del pending[pending.rfind(b"\n") + 1 :]
+        if pending:
             with OUTPUT_GUARD.writing():
                 sys.stdout.buffer.write(self._pending)
                 sys.stdout.buffer.flush()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import io
 import logging
+import os
 import re
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -297,11 +299,7 @@ class TapPostHog(Tap):
         except ConfigValidationError as exc:
             _fail("invalid config: " + "; ".join(exc.errors or [str(exc)]))
         except Interrupted as exc:
-            _fail(
-                f"stopped by {exc.signal_name}; the last STATE message written covers every "
-                "record before it, so a run with that state resumes without gaps",
-                code=exc.exit_code,
-            )
+            _stop(exc)
 
 
 class _NullBookmarkFilter(logging.Filter):
@@ -385,6 +383,25 @@ def _base_url_errors(base_url: str) -> list[str]:
     if parts.query or parts.fragment:
         return ["base_url must not contain a query string or fragment"]
     return []
+
+
+def _stop(exc: Interrupted) -> NoReturn:
+    """Exit 128 + signal at once, without finalizers that could still write to stdout.
+
+    Every message on stdout was written whole and flushed by the guarded writers; a suspended
+    stream generator finalized later (``finally`` blocks flushing buffers) must not add more.
+    """
+    message = (
+        f"stopped by {exc.signal_name}; the last STATE message written covers every record "
+        "before it, so a run with that state resumes without gaps"
+    )
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+    sys.stderr.write(f"tap-posthog: {message}\n")
+    sys.stderr.flush()
+    os._exit(exc.exit_code)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
