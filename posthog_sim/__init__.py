@@ -6,7 +6,7 @@ Usage::
 
     with Simulator(SimConfig(seed=7, n_events=3000)) as sim:   # or sim.start() / sim.stop()
         sim.base_url, sim.api_key, sim.project_id            # http://127.0.0.1:PORT, phx_sim_...
-        sim.keys.valid / .missing_scope / .other_project      # personal API keys
+        sim.keys.valid / .missing_scope / .other_project / .project_scoped  # API keys
         sim.other_project_id, sim.forbidden_project_id
         sim.truth.ids("events"), sim.truth.records("persons") # ground truth per stream
         sim.data.add_events(10, start=a, end=b)               # mutations (thread-safe)

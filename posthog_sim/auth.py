@@ -44,15 +44,23 @@ class ApiKey:
 
 @dataclass(frozen=True)
 class Keys:
-    """The simulator's keys: ``valid`` (all scopes), ``missing_scope`` and ``other_project``."""
+    """The simulator's keys.
+
+    ``valid`` has every scope; ``missing_scope`` lacks ``person:read`` and ``query:read``;
+    ``other_project`` is restricted to the organization's other project; ``project_scoped`` is
+    restricted to the main project (the kind of key PostHog recommends).
+    """
 
     valid: str
     missing_scope: str
     other_project: str
+    project_scoped: str
 
 
-def make_keys(seed: int, other_project_id: int) -> tuple[Keys, dict[str, ApiKey]]:
-    """Create the three keys for a seed, returning the public names and the lookup table."""
+def make_keys(
+    seed: int, other_project_id: int, project_id: int
+) -> tuple[Keys, dict[str, ApiKey]]:
+    """Create the keys for a seed, returning the public names and the lookup table."""
     valid = ApiKey("phx_sim_" + derived_token(seed, "key:valid"), frozenset({"*"}))
     missing = ApiKey(
         "phx_sim_" + derived_token(seed, "key:missing_scope"),
@@ -63,8 +71,13 @@ def make_keys(seed: int, other_project_id: int) -> tuple[Keys, dict[str, ApiKey]
         frozenset({"*"}),
         scoped_teams=(other_project_id,),
     )
-    table = {k.value: k for k in (valid, missing, other)}
-    return Keys(valid.value, missing.value, other.value), table
+    scoped = ApiKey(
+        "phx_sim_" + derived_token(seed, "key:project_scoped"),
+        frozenset({"*"}),
+        scoped_teams=(project_id,),
+    )
+    table = {k.value: k for k in (valid, missing, other, scoped)}
+    return Keys(valid.value, missing.value, other.value, scoped.value), table
 
 
 def find_key(
@@ -115,8 +128,22 @@ def authenticate(table: Mapping[str, ApiKey], token: str | None, source: str | N
     return key
 
 
+#: posthog/permissions.py ``APIScopePermission.check_team_and_org_permissions``: a key with
+#: ``scoped_teams`` makes the permission evaluate ``view.team``; outside a project route that
+#: raises and becomes this 403 (for example ``GET /api/projects/``).
+SCOPED_KEY_NON_PROJECT = (
+    "API keys with scoped projects are only supported on project-based endpoints."
+)
+
+
 def check_scope(key: ApiKey, scope: str, project_id: int | None) -> None:
-    """Raise 403 when the key is restricted to other projects or lacks ``scope``."""
+    """Raise 403 when the key is restricted to other projects or lacks ``scope``.
+
+    ``project_id`` is None on routes that are not below a project (the project list, the
+    organization's project list): a project-scoped key gets PostHog's 403 there.
+    """
+    if project_id is None and key.scoped_teams is not None:
+        raise ApiError.forbidden(SCOPED_KEY_NON_PROJECT)
     if (
         project_id is not None
         and key.scoped_teams is not None

@@ -44,7 +44,9 @@ class SimConfig:
             slots without being rendered, so persons pages come back short.
         persons_hidden_block: Size of one contiguous run of hidden person rows starting at this
             offset, so one page of this size is entirely hidden (0 disables).
-        rate_limits: Enforce PostHog's per-endpoint-class rate limits.
+        rate_limits: Enforce PostHog's per-key rate limits (its ``RATE_LIMIT_ENABLED``).
+        persons_user_rate_limits: Enforce the persons list's per-user break-glass throttles
+            (180/minute, 1200/hour), which PostHog applies whatever ``RATE_LIMIT_ENABLED`` says.
         time_scale: Rate-limit clock speed-up (60 means a minute lasts one second); also
             scales the query failure cache's backoff.
         query_row_cap: Most rows a HogQL query returns; a larger LIMIT is silently lowered
@@ -63,7 +65,7 @@ class SimConfig:
         query_read_quota_bytes: Free-tier API read allowance in ClickHouse bytes read; past it
             queries get 402 ``api_queries_quota_exceeded`` (None = unlimited).
         legacy_query_rate_limit: The team is on the legacy HogQL throttle (120 queries/hour)
-            instead of 240/minute and 2,400/hour (needs ``rate_limits``).
+            (``HogQLQueryThrottle``) instead of 240/minute and 2,400/hour.
         extreme_event_times: Add events at and before 1970-01-01 and years in the future.
         events_index_granularity: ``index_granularity`` of the ClickHouse events table (PostHog
             uses ClickHouse's 8192; smaller values make row-read limits finer on small data).
@@ -98,6 +100,8 @@ class SimConfig:
     persons_hidden_ratio: float = 0.1
     persons_hidden_block: int = 100
     rate_limits: bool = False
+    persons_user_rate_limits: bool = True
+    legacy_query_rate_limit: bool = False
     time_scale: float = 1.0
     query_row_cap: int = 50_000
     query_max_rows_read: int | None = None
@@ -107,7 +111,6 @@ class SimConfig:
     query_memory_error_status: int = 513
     query_failure_cache: bool = False
     query_read_quota_bytes: int | None = None
-    legacy_query_rate_limit: bool = False
     extreme_event_times: bool = False
     events_index_granularity: int = 8192
     event_shape: str = "uniform"

@@ -17,6 +17,7 @@ from .views import (
     flag_rows,
     org_projects,
     person_rows,
+    project_detail_row,
     property_definition_rows,
 )
 
@@ -68,14 +69,7 @@ def list_projects(ctx: Ctx) -> Response:
 def project_detail(ctx: Ctx) -> Response:
     """``GET /api/projects/{id}/``."""
     assert ctx.project_id is not None
-    project = ctx.data.projects[ctx.project_id]
-    return json_response(
-        {
-            **public(project),
-            "created_at": "2024-01-01T00:00:00Z",
-            "person_display_name_properties": ["email", "name", "username"],
-        }
-    )
+    return json_response(public(project_detail_row(ctx.data, ctx.project_id)))
 
 
 def list_persons(ctx: Ctx) -> Response:

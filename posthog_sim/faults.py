@@ -20,9 +20,25 @@ KINDS = (
     "drop_mid_body",
     "slow",
     "query_timeout",
+    "query_max_execution_time",
+    "query_too_slow",
+    "query_memory_limit",
+    "api_queries_quota",
+    "quota_limit",
 )
-# Scripted only (the random profiles never draw them): PostHog's other query failures.
+#: Kinds only scripts apply (PostHog's query-limit and quota errors); the profiles never draw them.
+SCRIPT_ONLY_KINDS = (
+    "query_timeout_default",
+    "query_max_execution_time",
+    "query_too_slow",
+    "query_memory",
+    "query_memory_limit",
+    "api_queries_quota",
+    "quota_limit",
+)
 QUERY_LIMIT_KINDS = ("query_timeout_default", "query_too_slow", "query_memory")
+#: Kinds the random profiles draw.
+PROFILE_KINDS = tuple(k for k in KINDS if k not in SCRIPT_ONLY_KINDS)
 PROFILE_RATES = {"none": 0.0, "light": 0.03, "heavy": 0.20}
 # (kind, weight) mix used by the random profiles; 429 and 503 wait 1 s.
 _PROFILE_MIX: tuple[tuple[str, int], ...] = (

@@ -81,13 +81,18 @@ class ApiError(Exception):
 
     @classmethod
     def throttled(cls, wait_seconds: int) -> ApiError:
-        """429 as drf-exceptions-hog renders DRF's Throttled (no Retry-After header)."""
+        """429 as drf-exceptions-hog 0.4.0 (pinned by PostHog) renders DRF's Throttled.
+
+        The body states the wait, and ``Retry-After`` carries it too: exceptions_hog/handler.py
+        sets ``headers["Retry-After"] = "%d" % exc.wait`` for an exception with a ``wait``.
+        """
         unit = "second" if wait_seconds == 1 else "seconds"
         return cls(
             429,
             "throttled_error",
             "throttled",
             f"Request was throttled. Expected available in {wait_seconds} {unit}.",
+            headers={"Retry-After": str(int(wait_seconds))},
         )
 
 

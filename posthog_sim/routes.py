@@ -16,6 +16,7 @@ from .hooks import Hooks
 from .http_types import Request, Response
 from .ratelimit import RateLimiter
 from .render import ApiError, json_response
+from .sessions import list_session_property_definitions
 
 
 def _query(ctx: ep.Ctx) -> Response:
@@ -30,6 +31,12 @@ def _query(ctx: ep.Ctx) -> Response:
     response.rows = len(result["results"])
     response.rows_read, response.bytes_read = rows_read, bytes_read
     return response
+
+
+def _session_property_definitions(ctx: ep.Ctx) -> Response:
+    return list_session_property_definitions(
+        ctx.request.param("search"), ctx.request.param("is_numerical")
+    )
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ ROUTES: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
     ),
     (
         re.compile(_P + r"/persons/?$"),
-        Endpoint("persons", ep.list_persons, "person:read", throttle="clickhouse"),
+        Endpoint("persons", ep.list_persons, "person:read", throttle="persons"),
     ),
     (
         re.compile(_P + r"/feature_flags/?$"),
@@ -75,6 +82,16 @@ ROUTES: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
     (
         re.compile(_P + r"/property_definitions/?$"),
         Endpoint("property_definitions", ep.list_property_definitions, "property_definition:read"),
+    ),
+    (
+        # posthog/api/session.py SessionViewSet: scope object "query", ClickHouse throttles.
+        re.compile(_P + r"/sessions/property_definitions/?$"),
+        Endpoint(
+            "session_property_definitions",
+            _session_property_definitions,
+            "query:read",
+            throttle="clickhouse",
+        ),
     ),
     (
         re.compile(_P + r"/annotations/?$"),
@@ -173,11 +190,8 @@ class App:
                 f'Method "{request.method}" not allowed.',
             )
         if self.limiter is not None:
-            throttle = endpoint.throttle
-            if throttle == "query" and self.data.config.legacy_query_rate_limit:
-                # posthog/api/query.py get_throttles: HogQLQueryThrottle for legacy teams
-                throttle = "query_legacy"
-            wait = self.limiter.check(throttle)
+            # legacy teams' HogQLQueryThrottle: RateLimiter(legacy_query=...), see ratelimit.py
+            wait = self.limiter.check(endpoint.throttle)
             if wait is not None:
                 self.faults.count_rate_limited()
                 raise ApiError.throttled(wait)

@@ -22,6 +22,37 @@ from .routes import App
 QUERY_TIMEOUT_DETAIL = TIME_LIMIT_DETAIL
 
 
+#: posthog/exceptions.py ``ClickHouseQueryTimeOut.default_detail`` (504): the text PostHog sends
+#: when the API ceiling did not rewrite it (legacy and self-hosted teams, older versions).
+QUERY_MAX_EXECUTION_TIME_DETAIL = (
+    "Query has hit the max execution time before completing. See our docs for how to improve "
+    "your query performance. You may need to materialize."
+)
+#: posthog/exceptions.py ``EstimatedQueryExecutionTimeTooLong`` (512).
+QUERY_TOO_SLOW_DETAIL = (
+    "Estimated query execution time is too long. Try reducing its scope by changing the time "
+    "range."
+)
+#: posthog/exceptions.py ``ClickHouseQueryMemoryLimitExceeded`` (513 in the newest version, code
+#: ``clickhouse_memory_limit_exceeded``; 512 or 504 in older ones).
+QUERY_MEMORY_DETAIL = (
+    "This query ran out of memory before it could finish, usually because it's scanning too "
+    "much data. Try a shorter date range or narrower filters, or see our docs for more ways to "
+    "speed it up: https://posthog.com/docs/product-analytics/troubleshooting"
+    "#how-do-i-speed-up-my-insights-and-queries"
+)
+#: posthog/exceptions.py ``APIQueriesQuotaExceeded`` and ``QuotaLimitExceeded`` (402).
+API_QUERIES_QUOTA_DETAIL = (
+    "Your organization has read more query data over the API than its free allowance for this "
+    "month. API queries will be available again when the allowance resets. Upgrade your plan "
+    "in Billing settings to restore access sooner, or ask an org admin to do so."
+)
+QUOTA_LIMIT_DETAIL = (
+    "Your organization reached its billing limit for this resource. Increase the limits in "
+    "Billing settings, or ask an org admin to do so."
+)
+
+
 STATS_PATH = "/_sim/stats"
 
 
@@ -83,6 +114,20 @@ def fault_response(fault: Fault) -> Response | None:
         return too_slow_error().response()
     if fault.kind == "query_memory":
         return memory_error(int(fault.arg) if fault.arg else 513).response()
+    if fault.kind == "query_max_execution_time":
+        return ApiError(504, "server_error", "error", QUERY_MAX_EXECUTION_TIME_DETAIL).response()
+    if fault.kind == "query_memory_limit":
+        return ApiError(
+            513, "server_error", "clickhouse_memory_limit_exceeded", QUERY_MEMORY_DETAIL
+        ).response()
+    if fault.kind == "api_queries_quota":
+        return ApiError(
+            402, "invalid_request", "api_queries_quota_exceeded", API_QUERIES_QUOTA_DETAIL
+        ).response()
+    if fault.kind == "quota_limit":
+        return ApiError(
+            402, "invalid_request", "quota_limit_exceeded", QUOTA_LIMIT_DETAIL
+        ).response()
     return None
 
 

@@ -24,7 +24,7 @@ class Simulator:
         config: The configuration used.
         data: Dataset with the mutation API (thread-safe; shares its lock with requests).
         truth: Ground truth per stream (``ids(name)``, ``records(name)``).
-        keys: ``valid``, ``missing_scope`` and ``other_project`` personal API keys.
+        keys: ``valid``, ``missing_scope``, ``other_project`` and ``project_scoped`` keys.
         faults: Fault injector (``script``, ``profile``, ``injected``).
         hooks: ``before_page(path_prefix, callback)`` test hooks.
         requests: Log of served requests (``RequestRecord``), ``clear()`` to reset.
@@ -36,14 +36,21 @@ class Simulator:
         self.data = Dataset(self.config)
         self.truth = Truth(self.data)
         self.keys: Keys
-        self.keys, key_table = make_keys(self.config.seed, self.data.other_project_id)
+        self.keys, key_table = make_keys(
+            self.config.seed, self.data.other_project_id, self.data.project_id
+        )
         fault_seed = (
             self.config.fault_seed if self.config.fault_seed is not None else self.config.seed
         )
         self.faults = FaultInjector(self.config.fault_profile, fault_seed)
         self.hooks = Hooks()
         self.requests = RequestLog()
-        limiter = RateLimiter(self.config.time_scale) if self.config.rate_limits else None
+        limiter = RateLimiter(
+            self.config.time_scale,
+            enabled=self.config.rate_limits,
+            persons_user_limits=self.config.persons_user_rate_limits,
+            legacy_query=self.config.legacy_query_rate_limit,
+        )
         self._app = App(self.data, key_table, self.faults, self.hooks, limiter)
         self._server: SimHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -8,13 +8,14 @@ from . import further_views as fv
 from .dataset import Dataset
 from .product import INSIGHT_BASIC_FIELDS
 from .render import public
+from .sessions import session_property_definitions
 from .views import (
     annotation_rows,
     cohort_rows,
     event_definition_rows,
     flag_rows,
-    org_projects,
     person_rows,
+    project_detail_row,
     property_definition_rows,
 )
 
@@ -67,7 +68,8 @@ class Truth:
             if name == "events":
                 return data.events.records() if pid == data.project_id else []
             if name == "projects":
-                return [public(p) for p in org_projects(data, None)]
+                # The tap reads the configured project's detail (GET /api/projects/{id}/).
+                return [public(project_detail_row(data, pid))]
             if name == "persons":
                 return [public(p) for p in person_rows(data, pid) if not p["_hidden"]]
             if name == "feature_flags":
@@ -77,6 +79,9 @@ class Truth:
                 return [public(c) for c in cohort_rows(data, pid)]
             if name == "event_definitions":
                 return [public(d) for d in event_definition_rows(data, pid, [])]
+            if name == "session_property_definitions":
+                # The tap reads GET /sessions/property_definitions/ (posthog/api/session.py).
+                return session_property_definitions() if pid == data.project_id else []
             if name.endswith("_property_definitions"):
                 rows, builtins = property_definition_rows(data, pid, name.split("_")[0])
                 return [public(r) for r in rows] + builtins

@@ -38,6 +38,15 @@ def org_projects(data: Dataset, scoped_teams: Sequence[int] | None) -> list[dict
     return sorted(rows, key=lambda p: p["id"])
 
 
+def project_detail_row(data: Dataset, project_id: int) -> dict[str, Any]:
+    """``GET /api/projects/{id}/``: the project with the detail serializer's extra fields."""
+    return {
+        **data.projects[project_id],
+        "created_at": "2024-01-01T00:00:00Z",
+        "person_display_name_properties": ["email", "name", "username"],
+    }
+
+
 def person_rows(data: Dataset, project_id: int) -> list[dict[str, Any]]:
     """All person rows, hidden ones included, ordered created_at DESC, id DESC."""
     return list(data.persons) if project_id == data.project_id else []

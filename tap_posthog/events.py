@@ -67,7 +67,7 @@ class EventsStream(DirectOutputMixin, PostHogStream):
         prepared = self.build_prepared_request(
             method="POST", url=self.get_url(None), json=request_body(query)
         )
-        response = self._request(prepared, None)
+        response = self.send(prepared)
         return response.json_body  # type: ignore[attr-defined,no-any-return]
 
     def on_retry(self, status: int, response: requests.Response) -> None:

@@ -16,19 +16,27 @@ if TYPE_CHECKING:
 
 _AVAILABLE_IN_RE = re.compile(r"available in (\d+(?:\.\d+)?) second", re.IGNORECASE)
 
-#: PostHog's documented per-team limits: (per minute, per hour).
+#: PostHog's limits per endpoint class: (per minute, per hour) (posthog/rate_limit.py).
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
-    "query": (240, 2400),  # POST /query/ (HogQL)
-    "analytics": (240, 1200),  # ClickHouse-backed lists: persons
-    "crud": (480, 4800),  # everything else
+    # POST /query/ (HogQL) on teams on the API-queries limits: 240/minute, 2400/hour.
+    "query": (240, 2400),
+    # persons: the per-user break-glass throttles 180/minute, 1200/hour (posthog/api/person.py)
+    # bind before ClickHouse's 240/minute; sessions use ClickHouse's 240/minute, 1200/hour.
+    "analytics": (180, 1200),
+    # everything else: 480/minute, 4800/hour.
+    "crud": (480, 4800),
 }
+#: Legacy teams' HogQL limit (``HogQLQueryThrottle``): 120 queries an hour, no minute limit.
+LEGACY_QUERY_PER_HOUR = 120
 
 
 def stated_wait(response: requests.Response) -> float | None:
     """Return the wait a 429/503 response asks for, in seconds, if it states one.
 
-    PostHog puts it in the body ("Expected available in N seconds.") and sends no
-    ``Retry-After`` there; proxies and 503s may send ``Retry-After`` (seconds or HTTP date).
+    PostHog's 429 states it twice: in the body ("Request was throttled. Expected available in
+    N seconds.", DRF's ``Throttled``) and, since drf-exceptions-hog 0.4.0 (which PostHog pins),
+    in ``Retry-After``. A 503 (database or ClickHouse at capacity) and proxies send only
+    ``Retry-After``, in seconds or as an HTTP date. The body wins when both are present.
     """
     match = _AVAILABLE_IN_RE.search(response.text or "")
     if match:
@@ -39,44 +47,50 @@ def stated_wait(response: requests.Response) -> float | None:
     try:
         return max(0.0, float(header))
     except ValueError:
-        when = email.utils.parsedate_to_datetime(header)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+        try:
+            when = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, when.timestamp() - time.time())
 
 
 @dataclass
 class RetryPolicy:
-    """When to retry, and how long to wait first.
+    """How many attempts a request gets, and how long to wait between them.
 
-    Server-side failures (429, 5xx) are retried up to ``max_attempts`` with exponential
-    backoff, or after the wait the server states. Transport failures (refused, reset,
-    timed out) share one time budget, ``transport_budget``, so an unreachable host
-    fails within a minute.
+    Every failure counts against ``max_attempts``: 429, 5xx, and transport failures alike
+    (refused or reset connections, connect and read timeouts, bodies cut short). Between
+    attempts the wait is the one the server states (429, 503; capped at ``max_stated_wait``)
+    or exponential backoff from ``backoff_base`` up to ``backoff_max``; transport failures back
+    off at most ``transport_backoff_max``. So a server that accepts connections and never
+    answers fails after at most ``max_attempts x (connect + read timeout)`` plus
+    :meth:`worst_transport_waits`.
     """
 
     max_attempts: int = 8
     backoff_base: float = 1.0
     backoff_max: float = 60.0
     max_stated_wait: float = 3600.0
-    transport_budget: float = 55.0
+    transport_backoff_max: float = 8.0
 
-    def server_wait(self, attempt: int, response: requests.Response) -> float | None:
-        """Seconds to wait before retrying a 429/5xx response, or None to give up."""
-        if attempt >= self.max_attempts:
-            return None
+    def server_wait(self, attempt: int, response: requests.Response) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based) got a 429/5xx."""
         wait = stated_wait(response)
         if wait is not None:
             return min(wait, self.max_stated_wait)
-        return self._backoff(attempt)
+        return self.backoff(attempt)
 
-    def transport_wait(self, attempt: int, elapsed: float) -> float | None:
-        """Seconds to wait after a transport failure, or None once the time budget is spent."""
-        wait = min(self._backoff(attempt), 8.0)
-        if elapsed + wait >= self.transport_budget:
-            return None
-        return wait
+    def transport_wait(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` never got a response."""
+        return min(self.backoff(attempt), self.transport_backoff_max)
 
-    def _backoff(self, attempt: int) -> float:
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff: ``backoff_base x 2^(attempt-1)``, at most ``backoff_max``."""
         return min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+
+    def worst_transport_waits(self) -> float:
+        """Total wait between the attempts of a request whose every attempt times out."""
+        return sum(self.transport_wait(n) for n in range(1, self.max_attempts))
 
 
 @dataclass
@@ -111,11 +125,21 @@ class RateBudget:
         self._scale = time_scale
         self._clock = clock
         self._sleep = sleep
+        self._limits = dict(limits or DEFAULT_LIMITS)
+        self._share = share
         self._windows = {
             name: _Window(per_minute * share, per_hour * share)
-            for name, (per_minute, per_hour) in (limits or DEFAULT_LIMITS).items()
+            for name, (per_minute, per_hour) in self._limits.items()
         }
         self.waited = 0.0
+
+    def describe(self, endpoint_class: str) -> str:
+        """The class's pace in words, e.g. ``144/min, 960/h (80 % of 180/min, 1200/h)``."""
+        window = self._windows[endpoint_class]
+        minute, hour = self._limits[endpoint_class]
+        slow = window.slowdown
+        pace = f"{window.per_minute / slow:.4g}/min, {window.per_hour / slow:.4g}/h"
+        return f"{pace} ({self._share * 100:g} % of {minute:g}/min, {hour:g}/h)"
 
     def scale_wait(self, seconds: float) -> float:
         """Convert a wait the server states (its own seconds) to real seconds."""

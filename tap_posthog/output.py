@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.mapper import SameRecordTransform
 
+from tap_posthog.signals import OUTPUT_GUARD
+from tap_posthog.timeutil import utc_now
+
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from singer_sdk.helpers.types import Context
+    from singer_sdk.singerlib.encoding.simple import Message
 
 OUTPUT_BLOCK = 1 << 16
 _encode_into = msgspec.json.Encoder().encode_into
+
+
+class GuardedMsgSpecWriter(MsgSpecWriter):
+    """The SDK's msgspec writer; a stop signal waits until the message is written whole."""
+
+    def write_message(self, message: Message) -> None:
+        """Write one message (STATE, SCHEMA, RECORD) in full, even if a signal arrives."""
+        with OUTPUT_GUARD.writing():
+            super().write_message(message)
 
 
 class DirectOutputMixin:
@@ -62,7 +76,7 @@ class DirectOutputMixin:
             "type": "RECORD",
             "stream": self.name,
             "record": record,
-            "time_extracted": self._extracted_at or datetime.now(UTC),
+            "time_extracted": self._extracted_at or utc_now(),
         }
         pending = self._pending
         _encode_into(message, pending, -1)
@@ -72,10 +86,19 @@ class DirectOutputMixin:
         self.state_manager.is_flushed = False
 
     def _flush_records(self) -> None:
-        if self._pending:
-            sys.stdout.buffer.write(self._pending)
-            sys.stdout.buffer.flush()
-            self._pending.clear()
+        """Write the buffered RECORD lines (whole, even if a stop signal arrives meanwhile).
+
+        A stop signal can also arrive while a line is being encoded into the buffer; the
+        flush on the way out then finds it without its newline and leaves it out.
+        """
+        pending = self._pending
+        if pending and pending[-1] != 0x0A:
+            del pending[pending.rfind(b"\n") + 1 :]
+        if pending:
+            with OUTPUT_GUARD.writing():
+                sys.stdout.buffer.write(self._pending)
+                sys.stdout.buffer.flush()
+                self._pending.clear()
 
     def _increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
@@ -100,7 +123,7 @@ class DirectOutputMixin:
     def _can_write_directly(self) -> bool:
         maps = self.stream_maps
         return (
-            type(self._tap.message_writer) is MsgSpecWriter
+            type(self._tap.message_writer) in (MsgSpecWriter, GuardedMsgSpecWriter)
             and len(maps) == 1
             and type(maps[0]) is SameRecordTransform
             and maps[0].stream_alias == self.name

@@ -13,6 +13,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from singer_sdk.pagination import SinglePagePaginator
+
 from tap_posthog.client import PostHogStream
 from tap_posthog.pagination import NextLinkPaginator
 from tap_posthog.timeutil import utc_or_none
@@ -20,6 +22,7 @@ from tap_posthog.timeutil import utc_or_none
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    import requests
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
@@ -121,22 +124,46 @@ class _ListStream(PostHogStream):
         return row
 
 
-class ProjectsStream(_ListStream):
-    """Every project the key can see (``GET /api/projects/``), without secret tokens."""
+class ProjectsStream(PostHogStream):
+    """The configured project (``GET /api/projects/{id}/``), without secret tokens.
+
+    The detail route works with project-scoped personal API keys; the list ``/api/projects/``
+    answers them 403 ("API keys with scoped projects are only supported on project-based
+    endpoints.", posthog/permissions.py) and lists every organization's projects otherwise.
+    """
 
     name = "projects"
+    primary_keys: ClassVar[tuple[str, ...]] = ("id",)
     replication_key = None
+
+    def get_new_paginator(self) -> SinglePagePaginator:
+        """One project, one response."""
+        return SinglePagePaginator()
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The organisation's project list."""
-        return "/api/projects/"
+        """The configured project's detail endpoint."""
+        return f"/api/projects/{self.project_id}/"
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        """The body is the project itself (no list envelope)."""
+        body = getattr(response, "json_body", None)
+        yield body if body is not None else response.json()
+
+    @cached_property
+    def _datetime_fields(self) -> tuple[str, ...]:
+        return tuple(
+            name
+            for name, prop in self.schema["properties"].items()
+            if prop.get("format") == "date-time"
+        )
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        """Drop secret tokens (and any ``phs_`` value), then normalise as usual."""
-        row = {key: value for key, value in row.items() if key not in _SECRET_KEYS}
+        """Drop secret tokens (and any ``phs_`` value), render datetimes in UTC."""
         row = _drop_project_secrets(row)
-        row = super().post_process(row, context) or row
+        for name in self._datetime_fields:
+            if name in row:
+                row[name] = utc_or_none(row[name])
         row["project_id"] = row["id"]
         return row
 
@@ -223,11 +250,33 @@ class PersonPropertyDefinitionsStream(_PropertyDefinitionsStream):
     definition_type = "person"
 
 
-class SessionPropertyDefinitionsStream(_PropertyDefinitionsStream):
-    """Session property definitions (``property_definitions:session``)."""
+class SessionPropertyDefinitionsStream(PostHogStream):
+    """Session properties from ``GET /api/projects/{id}/sessions/property_definitions/``.
+
+    PostHog derives them from the HogQL sessions table (posthog/api/session.py), needs scope
+    ``query:read`` and answers every row at once; ``property_definitions?type=session`` only
+    lists stored rows that ingestion may never create (see docs/decisions.md).
+    """
 
     name = "session_property_definitions"
-    definition_type = "session"
+    primary_keys: ClassVar[tuple[str, ...]] = ("id",)
+    replication_key = None
+    endpoint_class = "analytics"  # ClickHouse throttles: 240/minute, 1200/hour
+
+    @property
+    def path(self) -> str:  # type: ignore[override]
+        """The project's session property list."""
+        return f"/api/projects/{self.project_id}/sessions/property_definitions/"
+
+    def get_new_paginator(self) -> SinglePagePaginator:
+        """One unpaginated response holds every row."""
+        return SinglePagePaginator()
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        """Add ``type`` and ``project_id`` like the other property definition streams."""
+        row["type"] = "session"
+        row["project_id"] = self.project_id
+        return row
 
 
 class AnnotationsStream(_ListStream):

@@ -1,16 +1,28 @@
-"""Datetime parsing and the one UTC rendering every stream emits."""
+"""The tap's one place for datetimes: parsing, the UTC rendering every stream emits, ranges.
+
+Every stream, the config checks and the events state go through :func:`parse_datetime` and
+:func:`to_utc_string`; :func:`hogql_utc_text` is a faster path for HogQL's own timestamps that
+falls back to them.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: ClickHouse ``DateTime64``'s range, where PostHog keeps event times; a bound outside it can
+#: not be compared in a query. [1900-01-01, 2299-12-31 23:59:59.999999]
+CLICKHOUSE_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+CLICKHOUSE_MAX = datetime(2299, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 def parse_datetime(value: str | datetime) -> datetime:
     """Parse an ISO-8601 string (``Z``, offsets, optional fraction) into an aware UTC datetime.
 
     Naive values are taken as UTC.
+
+    Raises:
+        ValueError: ``value`` is not an ISO-8601 datetime, or it is one whose UTC instant falls
+            outside years 1-9999 (e.g. ``9999-12-31T23:00:00-05:00``).
     """
     if isinstance(value, datetime):
         parsed = value
@@ -18,15 +30,26 @@ def parse_datetime(value: str | datetime) -> datetime:
         text = value.strip()
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
-        parsed = datetime.fromisoformat(text)
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            msg = f"{value!r} is not an ISO-8601 date-time (like 2026-01-02T03:04:05Z)"
+            raise ValueError(msg) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        msg = f"{value!s} falls outside years 0001-9999 once converted to UTC"
+        raise ValueError(msg) from None
 
 
 def to_utc_string(value: str | datetime) -> str:
-    """Render a datetime as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (one fixed, sortable format)."""
-    return parse_datetime(value).strftime(UTC_FORMAT)
+    """Render a datetime as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (one fixed, sortable format).
+
+    The year always has four digits (``0999-...``), unlike ``strftime("%Y")`` on glibc.
+    """
+    return parse_datetime(value).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def utc_or_none(value: str | datetime | None) -> str | None:
@@ -34,6 +57,20 @@ def utc_or_none(value: str | datetime | None) -> str | None:
     if value is None or value == "":
         return None
     return to_utc_string(value)
+
+
+def check_query_range(name: str, value: str | datetime) -> str | None:
+    """An error message if ``value`` cannot bound an events query, else None."""
+    try:
+        parsed = parse_datetime(value)
+    except ValueError as exc:
+        return f"{name}: {exc}"
+    if not CLICKHOUSE_MIN <= parsed <= CLICKHOUSE_MAX:
+        return (
+            f"{name} must fall between 1900-01-01 and 2299-12-31 (UTC), the range of "
+            f"PostHog's event timestamps (ClickHouse DateTime64); got {value!s}"
+        )
+    return None
 
 
 def utc_now() -> datetime:
@@ -51,7 +88,7 @@ _UTC_HOURS: dict[str, str] = {}
 
 
 def hogql_utc_text(value: str | datetime) -> str:
-    """``to_utc_string`` for the timestamps HogQL returns, about three times as fast.
+    """:func:`to_utc_string` for the timestamps HogQL returns, about three times as fast.
 
     HogQL renders ``YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM``. With a whole-hour offset only the
     date and the hour change in UTC, so they are converted once per local hour and offset;
@@ -63,7 +100,7 @@ def hogql_utc_text(value: str | datetime) -> str:
         elif len(value) == 25:
             frac, offset = ".000000", value[19:]
         else:
-            return _utc_parsed(value)
+            return to_utc_string(value)
         if (
             offset[0] in "+-"
             and offset[3:] == ":00"
@@ -78,19 +115,6 @@ def hogql_utc_text(value: str | datetime) -> str:
             if head is None:
                 if len(_UTC_HOURS) > 100_000:
                     _UTC_HOURS.clear()
-                head = _UTC_HOURS[key] = _utc_parsed(value[:13] + ":00:00" + offset)[:13]
+                head = _UTC_HOURS[key] = to_utc_string(value[:13] + ":00:00" + offset)[:13]
             return head + value[13:19] + frac + "Z"
-    return _utc_parsed(value)
-
-
-def _utc_parsed(value: str | datetime) -> str:
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return to_utc_string(value)
-    else:
-        parsed = value
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    return to_utc_string(value)

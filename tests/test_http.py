@@ -7,7 +7,7 @@ import socket
 import pytest
 import requests
 
-from tap_posthog.http import RateBudget, RetryPolicy, stated_wait
+from tap_posthog.http import RateBudget, stated_wait
 from tests.taprun import run_tap
 
 
@@ -88,9 +88,12 @@ def test_fatal_errors_give_one_line_and_exit_1(sim, case, expected):
     run = run_tap(config, streams=["persons"])
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
-    assert run.last_stderr_line.startswith("tap-posthog: ")
+    prefix = "tap-posthog: " if case == "invalid_key" else "tap-posthog: stream persons: "
+    assert run.last_stderr_line.startswith(prefix)
     assert expected in run.last_stderr_line
     assert config["personal_api_key"] not in run.stderr
+    if case in {"other_project", "forbidden_project"}:
+        assert "stream persons needs scope 'person:read'" in run.last_stderr_line
     if case in {"forbidden_project", "unknown_project"}:
         assert str(config["project_id"]) in run.last_stderr_line
 
@@ -140,18 +143,8 @@ def test_stated_wait_parsing():
     assert stated_wait(_response(429, body)) == 37
     assert stated_wait(_response(503, "{}", {"Retry-After": "5"})) == 5
     assert stated_wait(_response(429, "{}")) is None
-
-
-def test_retry_policy_gives_up_on_transport_within_budget():
-    policy = RetryPolicy(transport_budget=55)
-    elapsed, attempt = 0.0, 0
-    while True:
-        attempt += 1
-        wait = policy.transport_wait(attempt, elapsed)
-        if wait is None:
-            break
-        elapsed += wait + 10  # each attempt may also spend the 10 s connect timeout
-    assert elapsed < 60
+    assert stated_wait(_response(429, "{}", {"Retry-After": "7"})) == 7
+    assert stated_wait(_response(429, "{}", {"Retry-After": "soon"})) is None
 
 
 def test_rate_budget_paces_to_the_per_minute_limit():

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections import Counter
 
 from posthog_sim import SimConfig, Simulator
+from tap_posthog.tap import TapPostHog
 from tests.taprun import run_tap
 
-# A "minute" lasts 12 s: PostHog allows 240 persons requests in it, the tap paces itself to 80 %.
+# A "minute" lasts 12 s: PostHog allows one user 180 persons requests in it (the break-glass
+# throttle, posthog/api/person.py); the tap paces itself to 80 % of that.
 TIME_SCALE = 5
 
 
@@ -34,7 +36,7 @@ def test_budget_keeps_429s_near_zero_and_the_backfill_completes():
     config = SimConfig(seed=21, n_persons=200, rate_limits=True, time_scale=TIME_SCALE)
     with Simulator(config) as sim:
         requests, throttled = _backfill(sim)
-    assert requests > 240
+    assert requests > 180
     assert throttled == 0, f"{throttled} of {requests} requests were throttled"
 
 
@@ -49,3 +51,15 @@ def test_without_the_budget_the_same_backfill_is_throttled():
             sim, analytics_rate_per_minute=1_000_000, analytics_rate_per_hour=1_000_000
         )
     assert throttled >= 1, f"none of {requests} requests were throttled"
+
+
+def test_legacy_query_setting_budgets_for_120_an_hour():
+    base = {"personal_api_key": "phx_x", "project_id": 1, "base_url": "http://127.0.0.1:1"}
+    default = TapPostHog(config=base, validate_config=False).rate_budget
+    legacy = TapPostHog(
+        config={**base, "legacy_query_rate_limit": True}, validate_config=False
+    ).rate_budget
+    assert default.describe("query") == "192/min, 1920/h (80 % of 240/min, 2400/h)"
+    assert default.describe("analytics") == "144/min, 960/h (80 % of 180/min, 1200/h)"
+    assert legacy.describe("query") == "96/min, 96/h (80 % of 120/min, 120/h)"
+    assert legacy.describe("analytics") == default.describe("analytics")

@@ -16,7 +16,7 @@ import pytest
 
 from omniload.tables import TABLES
 from posthog_sim import SimConfig, Simulator
-from posthog_sim.faults import KINDS
+from posthog_sim.faults import PROFILE_KINDS
 from tests import test_reliability_scenarios as sc
 from tests.test_reliability_kit import Artefacts, Figures, Workspace, scan
 
@@ -175,7 +175,7 @@ def test_heavy_faults_cover_every_kind(tmp_path: Path) -> None:
         fig = sc.heavy_tap_all_streams(ws, page_size=100)
         injected = sim.faults.injected
     _ok(fig)
-    assert set(KINDS) <= set(injected)
+    assert set(PROFILE_KINDS) <= set(injected)
     scripted = sum(len(kinds) for kinds in sc.SCRIPTED.values())
     assert sum(injected.values()) > scripted
 

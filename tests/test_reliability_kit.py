@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import re
 import signal
 import subprocess
 import sys
@@ -25,12 +24,13 @@ from urllib.parse import urlencode
 import duckdb
 
 from posthog_sim import RequestRecord, Simulator
+from tap_posthog.client import RETRY_LOG_PATTERN
 from tests.taprun import catalog_for
 
 BIN = Path(sys.executable).parent
 OMNILOAD = str(BIN / "omniload")
 TAP = str(BIN / "tap-posthog")
-RETRY_LINE = re.compile(r"; retry \d+ in ")
+RETRY_LINE = RETRY_LOG_PATTERN
 _SCRUB = ("OMNILOAD_", "POSTHOG_", "TAP_POSTHOG_")
 
 
@@ -46,7 +46,7 @@ class Run:
 
     @property
     def retry_lines(self) -> int:
-        """The tap's "...; retry N in X s" warnings on stderr."""
+        """The tap's "...; waiting X s, then retry (attempt N of M failed)" lines on stderr."""
         return len(RETRY_LINE.findall(self.stderr))
 
 

@@ -62,7 +62,7 @@ _CHILD_MARKERS = {"tap": ("tap-posthog", "tap_posthog"),
 def fault_path(table: str) -> str:
     """Regex of the request path a table's stream reads."""
     if table == "projects":
-        return r"^/api/projects/$"
+        return r"^/api/projects/\d+/$"
     if table == "events":
         return r"/query/$"
     if table in _PATHS:

@@ -28,13 +28,18 @@ def _cohorts(sim, session=None):
 @pytest.mark.parametrize(
     ("kind", "status", "content_type", "retry_after", "fragment"),
     [
-        ("429", 429, "application/json", None, "Expected available in 1 second."),
-        ("429:7", 429, "application/json", None, "Expected available in 7 seconds."),
+        ("429", 429, "application/json", "1", "Expected available in 1 second."),
+        ("429:7", 429, "application/json", "7", "Expected available in 7 seconds."),
         ("500", 500, "application/json", None, "A server error occurred."),
         ("502", 502, "text/html", None, "502 Bad Gateway"),
         ("504", 504, "text/html", None, "504 Gateway Time-out"),
         ("503:3", 503, "application/json", "3", "temporarily unavailable"),
         ("query_timeout", 504, "application/json", None, "10-second time limit"),
+        ("query_max_execution_time", 504, "application/json", None, "max execution time"),
+        ("query_too_slow", 512, "application/json", None, "Estimated query execution time"),
+        ("query_memory_limit", 513, "application/json", None, "ran out of memory"),
+        ("api_queries_quota", 402, "application/json", None, "free allowance for this month"),
+        ("quota_limit", 402, "application/json", None, "reached its billing limit"),
     ],
 )
 def test_scripted_error_faults(sim, kind, status, content_type, retry_after, fragment):
@@ -125,17 +130,57 @@ def test_heavy_profile_is_survivable_and_deterministic(sim_factory):
 
 
 def test_rate_limits_throttle_per_endpoint_class(sim_factory):
+    """Annotations (default class) 480/minute; a 429 states its wait in body and Retry-After."""
     sim = sim_factory(rate_limits=True, n_events=100)
     session = api_session(sim)
-    url = f"{sim.base_url}/api/projects/{sim.project_id}/persons/?limit=1"
-    statuses = [session.get(url, timeout=10).status_code for _ in range(241)]
-    assert statuses[:240] == [200] * 240
-    assert statuses[240] == 429
-    body = session.get(url, timeout=10).json()
+    url = f"{sim.base_url}/api/projects/{sim.project_id}/annotations/?limit=1"
+    statuses = [session.get(url, timeout=10).status_code for _ in range(481)]
+    assert statuses[:480] == [200] * 480
+    assert statuses[480] == 429
+    response = session.get(url, timeout=10)
+    body = response.json()
     assert body["code"] == "throttled"
-    assert "Expected available in" in body["detail"]
+    wait = int(body["detail"].split("Expected available in ")[1].split()[0])
+    assert response.headers["Retry-After"] == str(wait)
     assert sim.faults.injected["429_rate_limit"] == 2
+    assert _get_persons(sim, session).status_code == 200
+
+
+def _get_persons(sim, session):
+    return session.get(f"{sim.base_url}/api/projects/{sim.project_id}/persons/?limit=1", timeout=10)
+
+
+@pytest.mark.parametrize("rate_limits", [False, True], ids=["rate-limit-off", "rate-limit-on"])
+def test_persons_per_user_throttle_is_180_a_minute_whatever_rate_limits_say(
+    sim_factory, rate_limits
+):
+    """posthog/api/person.py: PersonsBreakGlassBurstThrottle (180/minute) is always on."""
+    sim = sim_factory(rate_limits=rate_limits, n_events=100)
+    session = api_session(sim)
+    statuses = [_get_persons(sim, session).status_code for _ in range(181)]
+    assert statuses[:180] == [200] * 180
+    assert statuses[180] == 429
     assert _cohorts(sim, session).status_code == 200
+
+
+def test_persons_per_user_throttle_can_be_switched_off(sim_factory):
+    sim = sim_factory(persons_user_rate_limits=False, n_events=100)
+    session = api_session(sim)
+    assert {_get_persons(sim, session).status_code for _ in range(200)} == {200}
+
+
+def test_legacy_team_query_limit_is_120_an_hour(sim_factory):
+    """posthog/rate_limit.py HogQLQueryThrottle: 120/hour for teams on the legacy list."""
+    sim = sim_factory(legacy_query_rate_limit=True, n_events=50)
+    session = api_session(sim)
+    url = f"{sim.base_url}/api/projects/{sim.project_id}/query/"
+    body = {"query": {"kind": "HogQLQuery", "query": "SELECT min(timestamp) FROM events"}}
+    statuses = [session.post(url, json=body, timeout=30).status_code for _ in range(121)]
+    assert statuses[:120] == [200] * 120
+    assert statuses[120] == 429
+    last = session.post(url, json=body, timeout=30)
+    wait = int(last.headers["Retry-After"])
+    assert 3000 < wait <= 3600
 
 
 def test_rate_limiter_windows_and_time_scale():
