@@ -118,6 +118,7 @@ def run_measured(
     *,
     label: str,
     env: dict[str, str] | None = None,
+    stdin: IO[Any] | int | None = subprocess.DEVNULL,
     stdout: IO[Any] | int | None = subprocess.DEVNULL,
     stderr: IO[Any] | int | None = None,
     timeout_s: float = 3600,
@@ -128,7 +129,7 @@ def run_measured(
     own CPU is the ``wait4`` total minus its descendants' and its peak RSS is sampled.
     """
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
+    proc = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=stdout, stderr=stderr)
     sampler = _Sampler(proc.pid, label)
     sampler.start()
     timer = threading.Timer(timeout_s, proc.kill)

@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import median_low
 from typing import Any
 
-from benchmarks import phases, report, shapes
+from benchmarks import load_speed, phases, report, shapes
 from benchmarks.phases import PhaseResult
 from benchmarks.sim import SimProcess
 
@@ -141,7 +141,8 @@ def _baseline(events: int) -> dict[str, Any] | None:
 
 def _write(result: dict[str, Any], md_path: Path, json_path: Path) -> None:
     json_path.write_text(json.dumps(result, indent=2) + "\n")
-    md_path.write_text(report.markdown(result))
+    kept = load_speed.existing_section(md_path)  # written by python -m benchmarks.load_speed
+    md_path.write_text(load_speed.keep_section(report.markdown(result), kept))
     print(md_path.read_text())
 
 
