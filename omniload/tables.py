@@ -29,15 +29,20 @@ class TableSpec:
 
 
 def _spec(
-    name: str, key: str | None, strategy: str = "merge", stream: str | None = None
+    name: str,
+    key: str | None,
+    strategy: str = "merge",
+    stream: str | None = None,
+    primary_key: tuple[str, ...] = ("id",),
 ) -> TableSpec:
-    return TableSpec(name, stream or name, ("id",), key, strategy)
+    return TableSpec(name, stream or name, primary_key, key, strategy)
 
 
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (
-        _spec("persons", "last_seen_at"),
+        _spec("persons", None),
+        _spec("person_distinct_ids", None, primary_key=("project_id", "distinct_id")),
         _spec("feature_flags", "updated_at"),
         _spec("events", "timestamp", "append"),
         _spec("cohorts", "last_calculation"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .dataset import Dataset
+from .person_records import distinct_id_records, person_records
 from .render import public
 from .views import (
     annotation_rows,
@@ -19,6 +20,7 @@ from .views import (
 STREAMS = (
     "projects",
     "persons",
+    "person_distinct_ids",
     "feature_flags",
     "events",
     "cohorts",
@@ -52,7 +54,9 @@ class Truth:
             if name == "projects":
                 return [public(p) for p in org_projects(data, None)]
             if name == "persons":
-                return [public(p) for p in person_rows(data, pid) if not p["_hidden"]]
+                return person_records(person_rows(data, pid), pid)
+            if name == "person_distinct_ids":
+                return distinct_id_records(person_rows(data, pid), pid)
             if name == "feature_flags":
                 rows = flag_rows(data, pid, "false") + flag_rows(data, pid, "true")
                 return [public(f) for f in sorted(rows, key=lambda f: f["id"], reverse=True)]
@@ -68,11 +72,12 @@ class Truth:
         raise KeyError(f"unknown stream {name!r}; expected one of {STREAMS}")
 
     def ids(self, name: str, project_id: int | None = None) -> list[Any]:
-        """Primary keys of :meth:`records` in the same order."""
+        """Primary keys of :meth:`records` in the same order (``distinct_id`` for that table)."""
         if name == "events":
             data = self._data
             with data.lock:
                 if (project_id or data.project_id) != data.project_id:
                     return []
                 return data.events.ids()
-        return [r["id"] for r in self.records(name, project_id)]
+        key = "distinct_id" if name == "person_distinct_ids" else "id"
+        return [r[key] for r in self.records(name, project_id)]

@@ -1,4 +1,4 @@
-"""REST list streams: projects, persons, feature flags, cohorts, definitions, annotations.
+"""REST list streams: projects, feature flags, cohorts, definitions, annotations.
 
 None of these endpoints can filter on an updated-at value server-side, and some edits do not
 move the declared replication key (renaming a cohort leaves ``last_calculation`` alone; a
@@ -122,15 +122,6 @@ def _drop_project_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [_drop_project_secrets(v) for v in value]
     return value
-
-
-class PersonsStream(_ListStream):
-    """Persons; newest-first offset pages that can be short, empty or repeat a row."""
-
-    name = "persons"
-    resource = "persons"
-    replication_key = "last_seen_at"
-    endpoint_class = "analytics"
 
 
 class FeatureFlagsStream(_ListStream):

@@ -20,6 +20,7 @@ MELTANO_VERSION = "4.4.1"
 TABLES = {
     "projects": "projects",
     "persons": "persons",
+    "person_distinct_ids": "person_distinct_ids",
     "feature_flags": "feature_flags",
     "events": "events",
     "cohorts": "cohorts",
@@ -99,7 +100,9 @@ def test_meltano_run_loads_every_stream_exactly(clean_clone):
         con = duckdb.connect(str(db), read_only=True)
         try:
             for stream, table in TABLES.items():
-                ids = [row[0] for row in con.execute(f"SELECT id FROM posthog.{table}").fetchall()]
+                key = "distinct_id" if stream == "person_distinct_ids" else "id"
+                query = f"SELECT {key} FROM posthog.{table}"
+                ids = [row[0] for row in con.execute(query).fetchall()]
                 truth = sim.truth.ids(stream)
                 assert len(ids) == len(truth), stream
                 assert {str(i) for i in ids} == {str(i) for i in truth}, stream
