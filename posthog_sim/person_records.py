@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from .times import render_utc_fixed
@@ -34,6 +35,10 @@ def _name(person: dict[str, Any], distinct_ids: list[str]) -> str:
     return distinct_ids[0] if distinct_ids else str(person["id"])
 
 
+def _to_millisecond(value: datetime) -> datetime:
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 def person_record(person: dict[str, Any], project_id: int) -> dict[str, Any]:
     """One visible person as the persons stream emits it."""
     distinct_ids = _ordered(list(person["distinct_ids"]))
@@ -44,22 +49,17 @@ def person_record(person: dict[str, Any], project_id: int) -> dict[str, Any]:
         "distinct_ids": distinct_ids,
         "properties": person["properties"],
         "is_identified": bool(person["is_identified"]),
-        "created_at": render_utc_fixed(person["created_at"]),
+        # ClickHouse's person.created_at is DateTime64(3) (posthog/models/person/sql.py)
+        "created_at": render_utc_fixed(_to_millisecond(person["created_at"])),
         "project_id": project_id,
     }
 
 
 def person_records(persons: list[dict[str, Any]], project_id: int) -> list[dict[str, Any]]:
-    """Every person not deleted (hidden rows are deleted or merged away)."""
-    return [person_record(p, project_id) for p in persons if not p["_hidden"]]
+    """Every row of HogQL ``persons`` (``Dataset.hogql_persons``), completed."""
+    return [person_record(p, project_id) for p in persons]
 
 
-def distinct_id_records(persons: list[dict[str, Any]], project_id: int) -> list[dict[str, Any]]:
-    """Every distinct id of a person not deleted, with that person's id, by distinct id."""
-    rows = [
-        {"distinct_id": d, "person_id": p["id"], "project_id": project_id}
-        for p in persons
-        if not p["_hidden"]
-        for d in p["distinct_ids"]
-    ]
-    return sorted(rows, key=lambda r: r["distinct_id"].encode())
+def distinct_id_records(pairs: list[tuple[str, str]], project_id: int) -> list[dict[str, Any]]:
+    """Every row of HogQL ``person_distinct_ids`` (``Dataset.hogql_person_distinct_ids``)."""
+    return [{"distinct_id": d, "person_id": p, "project_id": project_id} for d, p in pairs]

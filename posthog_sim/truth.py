@@ -54,9 +54,11 @@ class Truth:
             if name == "projects":
                 return [public(p) for p in org_projects(data, None)]
             if name == "persons":
-                return person_records(person_rows(data, pid), pid)
+                rows = data.hogql_persons() if pid == data.project_id else []
+                return person_records(rows, pid)
             if name == "person_distinct_ids":
-                return distinct_id_records(person_rows(data, pid), pid)
+                pairs = data.hogql_person_distinct_ids() if pid == data.project_id else []
+                return distinct_id_records(pairs, pid)
             if name == "feature_flags":
                 rows = flag_rows(data, pid, "false") + flag_rows(data, pid, "true")
                 return [public(f) for f in sorted(rows, key=lambda f: f["id"], reverse=True)]
@@ -70,6 +72,13 @@ class Truth:
             if name == "annotations":
                 return [public(a) for a in annotation_rows(data, pid)]
         raise KeyError(f"unknown stream {name!r}; expected one of {STREAMS}")
+
+    def rest_persons(self, project_id: int | None = None) -> list[dict[str, Any]]:
+        """Persons as the REST list renders them (the visible rows, newest first)."""
+        data = self._data
+        with data.lock:
+            rows = person_rows(data, project_id or data.project_id)
+            return [public(p) for p in rows if not p["_hidden"]]
 
     def ids(self, name: str, project_id: int | None = None) -> list[Any]:
         """Primary keys of :meth:`records` in the same order (``distinct_id`` for that table)."""

@@ -131,7 +131,7 @@ class TapPostHog(Tap):
         ),
         th.Property(
             "persons_page_size",
-            th.IntegerType(minimum=100, maximum=50000),
+            th.IntegerType(minimum=1, maximum=50000),
             default=50000,
             title="Persons Page Size",
             description=(

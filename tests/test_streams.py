@@ -121,6 +121,10 @@ def test_persons_inserted_mid_pagination_are_not_duplicated_or_lost(sim_factory)
     for person_id in set(deleted) & set(got):
         assert got[person_id] == before[person_id]
     assert set(got) <= stable | set(added) | set(deleted)
+    # changed during the distinct-id pass, before the persons pass: created ones are there
+    # (distinct ids from the by-id lookup), deleted ones are not
+    assert set(added[:4]) <= set(got)
+    assert not set(deleted[:3]) & set(got)
     # the next run is exact
     rerun = run_tap(config, streams=["persons"])
     assert _by_id(rerun.records["persons"]) == after
