@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_posthog.distinct_ids import DistinctIdIndex, ordered
 from tap_posthog.errors import PostHogAPIError
@@ -81,6 +82,9 @@ class _WholeTableStream(HogQLStream):
     """A HogQL table emitted whole every run (no bookmark)."""
 
     replication_key = None
+    #: Records are built with their final types: no per-record conformance (it walked every
+    #: person's properties and took a third of the tap's time).
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     @property
     def page_size(self) -> int:
