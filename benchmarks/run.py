@@ -17,8 +17,9 @@ from pathlib import Path
 from statistics import median_low
 from typing import Any
 
-from benchmarks import phases, report
+from benchmarks import persons, phases, report
 from benchmarks.phases import PhaseResult
+from benchmarks.sections import keep_sections
 from benchmarks.sim import SimProcess
 
 HERE = Path(__file__).resolve().parent
@@ -60,11 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the median is reported")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
+        "--persons",
+        type=int,
+        default=None,
+        help="benchmark persons instead (this size and 100,000): see benchmarks.persons",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="rewrite the results files from their JSON (e.g. after a new 200,000-event run)",
     )
     args = parser.parse_args(argv)
+    if args.persons is not None:
+        return persons.main(["--persons", str(args.persons), "--seed", str(args.seed)])
     md_path, json_path = output_paths(args.events)
     if args.report_only:
         result = json.loads(json_path.read_text())
@@ -110,7 +119,7 @@ def _baseline(events: int) -> dict[str, Any] | None:
 
 def _write(result: dict[str, Any], md_path: Path, json_path: Path) -> None:
     json_path.write_text(json.dumps(result, indent=2) + "\n")
-    md_path.write_text(report.markdown(result))
+    md_path.write_text(keep_sections(md_path, report.markdown(result)))
     print(md_path.read_text())
 
 

@@ -12,7 +12,14 @@ from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_posthog import cohort_people, group_streams, product_streams, recording_streams, streams
+from tap_posthog import (
+    cohort_people,
+    group_streams,
+    persons,
+    product_streams,
+    recording_streams,
+    streams,
+)
 from tap_posthog.errors import PostHogAPIError
 from tap_posthog.events import EventsStream
 from tap_posthog.http import DEFAULT_LIMITS, RateBudget, RetryPolicy
@@ -20,7 +27,8 @@ from tap_posthog.timeutil import parse_datetime
 
 STREAM_TYPES = [
     streams.ProjectsStream,
-    streams.PersonsStream,
+    persons.PersonsStream,
+    persons.PersonDistinctIdsStream,
     streams.FeatureFlagsStream,
     EventsStream,
     streams.CohortsStream,
@@ -138,11 +146,21 @@ class TapPostHog(Tap):
             ),
         ),
         th.Property(
+            "persons_page_size",
+            th.IntegerType(minimum=1, maximum=50000),
+            default=50000,
+            title="Persons Page Size",
+            description=(
+                "Rows per HogQL query page for persons and person_distinct_ids "
+                "(PostHog caps queries at 50,000 rows)."
+            ),
+        ),
+        th.Property(
             "page_size",
             th.IntegerType(minimum=1, maximum=10000),
             default=1000,
             title="Page Size",
-            description="Rows per page on the REST list endpoints (all streams but events).",
+            description="Rows per page on the REST list endpoints (streams not read with HogQL).",
         ),
         th.Property(
             "emit_activate_version_messages",
