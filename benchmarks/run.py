@@ -17,8 +17,9 @@ from pathlib import Path
 from statistics import median_low
 from typing import Any
 
-from benchmarks import load_speed, phases, report, shapes
+from benchmarks import load_speed, persons, phases, report, shapes
 from benchmarks.phases import PhaseResult
+from benchmarks.sections import keep_sections
 from benchmarks.sim import SimProcess
 
 HERE = Path(__file__).resolve().parent
@@ -67,11 +68,19 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: one tap-posthog full load per event shape (repeatable; 'all')",
     )
     parser.add_argument(
+        "--persons",
+        type=int,
+        default=None,
+        help="benchmark persons instead (this size and 100,000): see benchmarks.persons",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="rewrite the results files from their JSON (e.g. after a new 200,000-event run)",
     )
     args = parser.parse_args(argv)
+    if args.persons is not None:
+        return persons.main(["--persons", str(args.persons), "--seed", str(args.seed)])
     md_path, json_path = output_paths(args.events)
     if args.report_only:
         result = json.loads(json_path.read_text())
@@ -142,7 +151,10 @@ def _baseline(events: int) -> dict[str, Any] | None:
 def _write(result: dict[str, Any], md_path: Path, json_path: Path) -> None:
     json_path.write_text(json.dumps(result, indent=2) + "\n")
     kept = load_speed.existing_section(md_path)  # written by python -m benchmarks.load_speed
-    md_path.write_text(load_speed.keep_section(report.markdown(result), kept))
+    text = keep_sections(md_path, report.markdown(result))
+    if kept is not None and kept not in text:
+        text = load_speed.keep_section(text, kept)
+    md_path.write_text(text)
     print(md_path.read_text())
 
 

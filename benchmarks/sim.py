@@ -44,11 +44,14 @@ class Requests:
 class SimProcess:
     """``python -m posthog_sim`` with N events, stopped with SIGTERM on exit."""
 
-    def __init__(self, events: int, seed: int = 1, shape: str = "uniform") -> None:
+    def __init__(
+        self, events: int, seed: int = 1, shape: str = "uniform", persons: int | None = None
+    ) -> None:
         """Start the simulator (events spread as ``shape``) and wait for its JSON line."""
+        more = ["--persons", str(persons)] if persons is not None else []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "posthog_sim", "--port", "0", "--seed", str(seed),
-             "--events", str(events), "--shape", shape],
+             "--events", str(events), "--shape", shape, *more],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         )  # fmt: skip
         try:

@@ -316,6 +316,16 @@ class Dataset:
             for d in p["distinct_ids"]
         )
 
+    def write_distinct_id(
+        self, person: dict[str, Any], distinct_id: str, *, deleted: bool
+    ) -> None:
+        """A newer ``person_distinct_id2`` row for one of ``person``'s ids (lock held)."""
+        versions = person.setdefault("_pdi_versions", {})
+        versions[distinct_id] = versions.get(distinct_id, 0) + 100
+        self.tables.write_distinct_ids(
+            [(distinct_id, person["id"], versions[distinct_id])], deleted=deleted
+        )
+
     def _restore_in_clickhouse(self, person: dict[str, Any]) -> None:
         """Undo :meth:`_delete_in_clickhouse`: newer live rows for the person and its ids."""
         if not person.get("_deleted"):

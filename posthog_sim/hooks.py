@@ -1,4 +1,4 @@
-"""Test hooks run before list pages are served (e.g. insert a person mid-pagination)."""
+"""Test hooks run before list pages and HogQL queries are served (e.g. insert a person)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Hooks:
         self._hooks: list[tuple[str, Callable[[int], None], list[int]]] = []
 
     def before_page(self, path_prefix: str, callback: Callable[[int], None]) -> None:
-        """Call ``callback(n)`` before serving the n-th (1-based) matching list page."""
+        """Call ``callback(n)`` before serving the n-th (1-based) matching list page or query."""
         with self._lock:
             self._hooks.append((path_prefix, callback, [0]))
 

@@ -16,6 +16,9 @@
   (removed from ClickHouse).
 - A cohort member leaves a static cohort (posthog/api/cohort.py ``remove_person_from_static_
   cohort``) or stops matching a dynamic one: the cohort's ``/persons/`` list no longer has it.
+- A distinct id leaves ``person_distinct_ids`` with a row ``is_deleted = 1`` at a higher
+  version (posthog/models/person/util.py ``delete_person``/``_delete_ch_distinct_id`` write
+  such rows); restoring writes a newer live row.
 - Definitions and projects are hard-deleted (``destroy`` on posthog/api/event_definition.py,
   posthog/taxonomy/property_definition_api.py, posthog/api/project.py): the row is removed and
   kept aside so a test can put the same row back ("restore").
@@ -35,7 +38,7 @@ SOFT_FLAG = {
 }
 HARD = ("event_definitions", "event_property_definitions", "person_property_definitions",
         "session_property_definitions", "projects", "surveys", "group_types")  # fmt: skip
-KEYED = ("groups", "cohort_people")
+KEYED = ("groups", "cohort_people", "person_distinct_ids")
 STREAMS = ("persons", *SOFT_FLAG, "annotations", *HARD, *KEYED)
 
 
@@ -72,6 +75,8 @@ def set_deleted(data: Any, stream: str, row_id: Any, deleted: bool) -> None:
         _set_group(data, row_id, deleted)
     elif stream == "cohort_people":
         _set_member(data, row_id, deleted)
+    elif stream == "person_distinct_ids":
+        _set_distinct_id(data, row_id, deleted)
     elif stream in HARD:
         _set_hard(data, stream, row_id, deleted)
     elif stream == "persons":
@@ -153,3 +158,18 @@ def _find_by(rows: list[dict[str, Any]], field: str, value: Any, stream: str) ->
         if row[field] == value:
             return row
     raise KeyError(f"no {stream} row with {field} {value!r}")
+
+
+def _set_distinct_id(data: Any, distinct_id: str, deleted: bool) -> None:
+    removed = data.removed.setdefault("person_distinct_ids", {})
+    if deleted:
+        owner = next((p for p in data.persons if distinct_id in p["distinct_ids"]), None)
+        if owner is None:
+            raise KeyError(f"no person_distinct_ids row with distinct_id {distinct_id!r}")
+        owner["distinct_ids"].remove(distinct_id)
+        removed[distinct_id] = owner
+        data.write_distinct_id(owner, distinct_id, deleted=True)
+    elif distinct_id in removed:
+        owner = removed.pop(distinct_id)
+        owner["distinct_ids"].append(distinct_id)
+        data.write_distinct_id(owner, distinct_id, deleted=False)

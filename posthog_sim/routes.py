@@ -195,7 +195,8 @@ class App:
             if wait is not None:
                 self.faults.count_rate_limited()
                 raise ApiError.throttled(wait)
-        if endpoint.is_list and request.method == "GET":
+        if (endpoint.is_list and request.method == "GET") or endpoint.name == "query":
+            # a HogQL query is a page too (keyset-paged tables)
             self.hooks.run(request.path)
         with self.data.lock:
             return endpoint.handler(ep.Ctx(self.data, request, project_id, key, match.groupdict()))

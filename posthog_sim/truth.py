@@ -6,6 +6,7 @@ from typing import Any
 
 from . import further_views as fv
 from .dataset import Dataset
+from .person_records import distinct_id_records, person_records
 from .product import INSIGHT_BASIC_FIELDS
 from .render import public
 from .sessions import session_property_definitions
@@ -22,6 +23,7 @@ from .views import (
 STREAMS = (
     "projects",
     "persons",
+    "person_distinct_ids",
     "feature_flags",
     "events",
     "cohorts",
@@ -42,6 +44,7 @@ STREAMS = (
 )
 #: Fields that identify a record within one project (``id`` when not listed).
 KEYS: dict[str, tuple[str, ...]] = {
+    "person_distinct_ids": ("distinct_id",),
     "group_types": ("group_type_index",),
     "groups": ("group_type_index", "group_key"),
     "cohort_people": ("cohort_id", "id"),
@@ -71,7 +74,11 @@ class Truth:
                 # The tap reads the configured project's detail (GET /api/projects/{id}/).
                 return [public(project_detail_row(data, pid))]
             if name == "persons":
-                return [public(p) for p in person_rows(data, pid) if not p["_hidden"]]
+                rows = data.hogql_persons() if pid == data.project_id else []
+                return person_records(rows, pid)
+            if name == "person_distinct_ids":
+                pairs = data.hogql_person_distinct_ids() if pid == data.project_id else []
+                return distinct_id_records(pairs, pid)
             if name == "feature_flags":
                 rows = flag_rows(data, pid, "false") + flag_rows(data, pid, "true")
                 return [public(f) for f in sorted(rows, key=lambda f: f["id"], reverse=True)]
@@ -91,6 +98,13 @@ class Truth:
             if further is not None:
                 return further
         raise KeyError(f"unknown stream {name!r}; expected one of {STREAMS}")
+
+    def rest_persons(self, project_id: int | None = None) -> list[dict[str, Any]]:
+        """Persons as the REST list renders them (the visible rows, newest first)."""
+        data = self._data
+        with data.lock:
+            rows = person_rows(data, project_id or data.project_id)
+            return [public(p) for p in rows if not p["_hidden"]]
 
     def _further(self, name: str, pid: int) -> list[dict[str, Any]] | None:
         data = self._data

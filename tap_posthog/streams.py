@@ -1,4 +1,4 @@
-"""REST list streams: projects, persons, feature flags, cohorts, definitions, annotations.
+"""REST list streams: projects, feature flags, cohorts, definitions, annotations.
 
 None of these endpoints can filter on an updated-at value server-side, and some edits do not
 move the declared replication key (renaming a cohort leaves ``last_calculation`` alone; a
@@ -28,6 +28,17 @@ if TYPE_CHECKING:
 
 _SECRET_KEYS = frozenset({"secret_api_token", "secret_api_token_backup"})
 FULL_TABLE = "FULL_TABLE"
+
+
+def announce_complete_read(stream: PostHogStream) -> None:
+    """After the last record of a complete read, repeat the SDK's ``ACTIVATE_VERSION``.
+
+    Uses the SDK's private ``_stream_version`` and ``_write_activate_version_message`` (pinned
+    in docs/private-api.md).
+    """
+    version = stream._stream_version
+    if stream.emit_activate_version_messages and version is not None:
+        stream._write_activate_version_message(version)
 
 
 class _ListStream(PostHogStream):
@@ -97,9 +108,8 @@ class _ListStream(PostHogStream):
 
     def _announce_complete_read(self) -> None:
         """After the last record of a complete read, repeat the SDK's ``ACTIVATE_VERSION``."""
-        version = self._stream_version
-        if self.reads_whole and self.emit_activate_version_messages and version is not None:
-            self._write_activate_version_message(version)
+        if self.reads_whole:
+            announce_complete_read(self)
 
     def record_key(self, record: dict[str, Any]) -> Any:
         """What identifies a record within one project (de-duplication key)."""
@@ -177,15 +187,6 @@ def _drop_project_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [_drop_project_secrets(v) for v in value]
     return value
-
-
-class PersonsStream(_ListStream):
-    """Persons; newest-first offset pages that can be short, empty or repeat a row."""
-
-    name = "persons"
-    resource = "persons"
-    replication_key = "last_seen_at"
-    endpoint_class = "analytics"
 
 
 class FeatureFlagsStream(_ListStream):

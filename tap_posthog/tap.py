@@ -16,7 +16,14 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_posthog import cohort_people, group_streams, product_streams, recording_streams, streams
+from tap_posthog import (
+    cohort_people,
+    group_streams,
+    persons,
+    product_streams,
+    recording_streams,
+    streams,
+)
 from tap_posthog.errors import PostHogAPIError
 from tap_posthog.events import EventsStream
 from tap_posthog.http import DEFAULT_LIMITS, LEGACY_QUERY_PER_HOUR, RateBudget, RetryPolicy
@@ -32,7 +39,8 @@ if TYPE_CHECKING:
 
 STREAM_TYPES = [
     streams.ProjectsStream,
-    streams.PersonsStream,
+    persons.PersonsStream,
+    persons.PersonDistinctIdsStream,
     streams.FeatureFlagsStream,
     EventsStream,
     streams.CohortsStream,
@@ -152,11 +160,21 @@ class TapPostHog(Tap):
             ),
         ),
         th.Property(
+            "persons_page_size",
+            th.IntegerType(minimum=1, maximum=50000),
+            default=50000,
+            title="Persons Page Size",
+            description=(
+                "Rows per HogQL query page for persons and person_distinct_ids "
+                "(PostHog caps queries at 50,000 rows)."
+            ),
+        ),
+        th.Property(
             "page_size",
             th.IntegerType(minimum=1, maximum=10000),
             default=1000,
             title="Page Size",
-            description="Rows per page on the REST list endpoints (all streams but events).",
+            description="Rows per page on the REST list endpoints (streams not read with HogQL).",
         ),
         th.Property(
             "emit_activate_version_messages",

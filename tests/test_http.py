@@ -67,7 +67,7 @@ def test_retriable_failures_are_retried_and_data_stays_exact(sim, faults):
     ("case", "expected"),
     [
         ("invalid_key", "invalid personal API key (HTTP 401)"),
-        ("missing_scope", "missing scope 'person:read' (HTTP 403)"),
+        ("missing_scope", "missing scope 'query:read' (HTTP 403)"),
         ("other_project", "no access to project"),
         ("forbidden_project", "no access to project"),
         ("unknown_project", "not found (HTTP 404)"),

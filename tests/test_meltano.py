@@ -21,6 +21,7 @@ MELTANO_VERSION = "4.4.1"
 TABLES = {
     "projects": "projects",
     "persons": "persons",
+    "person_distinct_ids": "person_distinct_ids",
     "feature_flags": "feature_flags",
     "events": "events",
     "cohorts": "cohorts",

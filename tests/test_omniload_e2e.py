@@ -233,13 +233,14 @@ def _alive(pid: int) -> bool:
 
 
 def test_replace_killed_midway_keeps_old_table(sim_factory: Any, tmp_path: Path) -> None:
-    sim = sim_factory(n_persons=1500, n_events=10)  # persons span two pages of 1,000
+    sim = sim_factory(n_persons=1500, n_events=10)  # queries: distinct ids, then persons
     db = tmp_path / "out.duckdb"
     assert ingest(sim, "persons", db)[0].returncode == 0
     before = sorted(dest_ids(db, "main.persons"))
     state_before = saved_states(db)
     release = threading.Event()
-    sim.hooks.before_page("persons", lambda n: release.wait(60) if n >= 2 else None)
+    # queries: distinct ids (2 pages), persons (one page of rows, then the empty end page)
+    sim.hooks.before_page("query", lambda n: release.wait(60) if n >= 4 else None)
     proc = subprocess.Popen(
         _args(sim, "persons", db, "--incremental-strategy", "replace"), env=_env(),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -280,8 +281,8 @@ def test_replace_failing_midway_on_401_keeps_old_table(sim_factory: Any, tmp_pat
     if not isinstance(keys, dict):
         pytest.skip("simulator key table is not reachable")
     revoked = dict(keys)
-    # the key is revoked after page 1 was authorised: page 2 answers 401
-    sim.hooks.before_page("persons", lambda n: keys.clear() if n == 1 else None)
+    # the key is revoked after query 1 (distinct ids) was authorised: query 2 answers 401
+    sim.hooks.before_page("query", lambda n: keys.clear() if n == 1 else None)
     try:
         proc, messages = ingest(sim, "persons", db, "--full-refresh")
     finally:
@@ -290,8 +291,10 @@ def test_replace_failing_midway_on_401_keeps_old_table(sim_factory: Any, tmp_pat
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("omniload: error: tap-posthog: invalid personal API key (HTTP 401)")
     assert messages[-1] == {"type": "error", "message": last.removeprefix("omniload: error: ")}
-    persons_pages = [r for r in sim.requests if "/persons/" in r.path]
-    assert len(persons_pages) >= 4  # two pages per run: the second run failed on its 2nd page
+    queries = [r for r in sim.requests if r.path.endswith("/query/")]
+    # the first run: two distinct-id pages and two persons pages; the second failed on its 2nd
+    assert len(queries) >= 6
+    assert queries[-1].status == 401
     assert sorted(dest_ids(db, "main.persons")) == before
     assert saved_states(db) == state_before
     with duckdb.connect(str(db), read_only=True) as con:

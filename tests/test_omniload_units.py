@@ -109,25 +109,29 @@ def test_dest_table() -> None:
 
 def test_table_map() -> None:
     assert set(TABLES) == {
-        "persons", "feature_flags", "events", "cohorts", "event_definitions",
+        "persons", "person_distinct_ids", "feature_flags", "events", "cohorts", "event_definitions",
         "property_definitions:event", "property_definitions:person",
         "property_definitions:session", "annotations", "projects", "insights", "dashboards",
         "actions", "experiments", "surveys", "group_types", "groups", "session_recordings",
         "cohort_people",
     }  # fmt: skip
     assert resolve_table("events").strategy == "append"
-    assert resolve_table("persons").incremental_key == "last_seen_at"
+    assert resolve_table("persons").incremental_key is None
+    assert resolve_table("person_distinct_ids").primary_key == ("project_id", "distinct_id")
     assert resolve_table("cohorts").incremental_key == "last_calculation"
     assert resolve_table("event_definitions").incremental_key == "last_updated_at"
     assert resolve_table("projects").incremental_key is None
     spec = resolve_table("property_definitions:session")
     assert spec.stream == "session_property_definitions"
     assert spec.default_dest_table == "property_definitions_session"
-    composite = {"group_types", "groups", "session_recordings", "cohort_people"}
+    composite = {
+        "group_types", "groups", "session_recordings", "cohort_people", "person_distinct_ids"
+    }
     assert all(t.primary_key == ("id",) for t in TABLES.values() if t.name not in composite)
     assert resolve_table("groups").primary_key == ("project_id", "group_type_index", "group_key")
     assert resolve_table("cohort_people").primary_key == ("cohort_id", "id")
     assert resolve_table("insights").incremental_key == "last_modified_at"
+    assert resolve_table("person_distinct_ids").primary_key == ("project_id", "distinct_id")
     assert all(t.strategy == "merge" for t in TABLES.values() if t.name != "events")
 
 

@@ -8,8 +8,7 @@ from posthog_sim import SimConfig, Simulator
 from tap_posthog.tap import TapPostHog
 from tests.taprun import run_tap
 
-# A "minute" lasts 12 s: PostHog allows one user 180 persons requests in it (the break-glass
-# throttle, posthog/api/person.py); the tap paces itself to 80 % of that.
+# A "minute" lasts 12 s: PostHog allows 480 list requests in it, the tap paces itself to 80 %.
 TIME_SCALE = 5
 
 
@@ -18,25 +17,25 @@ def _backfill(sim: Simulator, **budget):
         "personal_api_key": sim.api_key,
         "project_id": sim.project_id,
         "base_url": sim.base_url,
-        "page_size": 1,  # one person a request: ~320 requests, well over 240 a "minute"
+        "page_size": 1,  # one definition a request: 650 requests, well over 480 a "minute"
         "rate_limit_time_scale": TIME_SCALE,
         **budget,
     }
-    run = run_tap(config, streams=["persons"], timeout=240)
+    run = run_tap(config, streams=["event_definitions"], timeout=240)
     assert run.returncode == 0, run.stderr[-2000:]
-    ids = run.ids("persons")
+    ids = run.ids("event_definitions")
     assert not [i for i, n in Counter(ids).items() if n > 1]
-    assert set(ids) == set(sim.truth.ids("persons"))
-    persons = [r for r in sim.requests if r.path.endswith("/persons/")]
-    throttled = sum(1 for r in persons if r.status == 429)
-    return len(persons), throttled
+    assert set(ids) == set(sim.truth.ids("event_definitions"))
+    pages = [r for r in sim.requests if r.path.endswith("/event_definitions/")]
+    throttled = sum(1 for r in pages if r.status == 429)
+    return len(pages), throttled
 
 
 def test_budget_keeps_429s_near_zero_and_the_backfill_completes():
-    config = SimConfig(seed=21, n_persons=200, rate_limits=True, time_scale=TIME_SCALE)
+    config = SimConfig(seed=21, n_event_definitions=650, rate_limits=True, time_scale=TIME_SCALE)
     with Simulator(config) as sim:
         requests, throttled = _backfill(sim)
-    assert requests > 180
+    assert requests > 480
     assert throttled == 0, f"{throttled} of {requests} requests were throttled"
 
 
@@ -45,10 +44,10 @@ def test_without_the_budget_the_same_backfill_is_throttled():
 
     Honouring the stated wait means an unpaced client meets one 429 per exhausted window.
     """
-    config = SimConfig(seed=21, n_persons=200, rate_limits=True, time_scale=TIME_SCALE)
+    config = SimConfig(seed=21, n_event_definitions=650, rate_limits=True, time_scale=TIME_SCALE)
     with Simulator(config) as sim:
         requests, throttled = _backfill(
-            sim, analytics_rate_per_minute=1_000_000, analytics_rate_per_hour=1_000_000
+            sim, crud_rate_per_minute=1_000_000, crud_rate_per_hour=1_000_000
         )
     assert throttled >= 1, f"none of {requests} requests were throttled"
 

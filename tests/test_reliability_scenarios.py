@@ -63,7 +63,7 @@ def fault_path(table: str) -> str:
     """Regex of the request path a table's stream reads."""
     if table == "projects":
         return r"^/api/projects/\d+/$"
-    if table == "events":
+    if table in ("events", "persons", "person_distinct_ids"):
         return r"/query/$"
     if table in _PATHS:
         return _PATHS[table]
@@ -263,8 +263,7 @@ def tap_kill_chain(ws: Workspace, kill_after: list[int], page_size: int = 1000) 
 def read_timeout(ws: Workspace, timeout: float = 2, slow: float = 3) -> Figures:
     """Tap with ``request_timeout`` below a slow response on the Query API and on persons."""
     fig = Figures(f"responses slower than the read timeout ({slow:g} s > {timeout:g} s)")
-    ws.sim.faults.script(r"/query/$", [f"slow:{slow}"])
-    ws.sim.faults.script(r"/persons/$", [f"slow:{slow}"])
+    ws.sim.faults.script(r"/query/$", [f"slow:{slow}", f"slow:{slow}"])
     mark, started = ws.mark(), time.monotonic()
     run, records, _ = ws.tap(["events", "persons"], {"request_timeout": timeout})
     fig.runs.append(run)

@@ -112,7 +112,7 @@ def test_persons_pages_are_short_or_empty_and_have_no_count(sim):
     assert any(page["results"] == [] and page["next"] for page in pages)
     assert any(0 < len(page["results"]) < 100 and page["next"] for page in pages)
     ids = _ids(pages)
-    assert ids == sim.truth.ids("persons")
+    assert ids == [p["id"] for p in sim.truth.rest_persons()]
     assert len(ids) == sim.config.n_persons == len(set(ids))
     person = pages[0]["results"][0]
     assert person["type"] == "person"
@@ -135,7 +135,7 @@ def test_persons_pages_are_short_or_empty_and_have_no_count(sim):
 
 
 def test_person_inserted_mid_pagination_shifts_pages(sim):
-    before = sim.truth.ids("persons")
+    before = [p["id"] for p in sim.truth.rest_persons()]
     boundary_visible = not sim.data.persons[49]["_hidden"]
     added = []
     sim.hooks.before_page(
@@ -146,7 +146,7 @@ def test_person_inserted_mid_pagination_shifts_pages(sim):
     assert added[0] not in ids
     assert set(ids) == set(before)
     assert len(ids) - len(set(ids)) == (1 if boundary_visible else 0)
-    assert sim.truth.ids("persons")[0] == added[0]
+    assert sim.truth.rest_persons()[0]["id"] == added[0]
 
 
 def test_feature_flags_archived_param(sim):
@@ -263,9 +263,9 @@ def test_rest_datetimes_render_like_drf(sim):
 
 
 def test_mutations_change_records_the_way_posthog_does(sim):
-    person = sim.truth.records("persons")[3]
+    person = sim.truth.rest_persons()[3]
     sim.data.update_person_properties(person["id"])
-    after = next(p for p in sim.truth.records("persons") if p["id"] == person["id"])
+    after = next(p for p in sim.truth.rest_persons() if p["id"] == person["id"])
     assert after["properties"] != person["properties"]
     assert after["last_seen_at"] == person["last_seen_at"]
     flag = sim.truth.records("feature_flags")[0]
