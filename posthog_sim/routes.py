@@ -25,10 +25,10 @@ def _query(ctx: ep.Ctx) -> Response:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_request", "parse_error", f"JSON parse error - {exc}") from exc
     project = ctx.data.projects[ctx.project_id or 0]
-    store = ctx.data.events
-    if ctx.project_id != ctx.data.project_id:
+    tables = ctx.data.project(ctx.project_id or 0)
+    if tables is None:
         raise ApiError.validation("This project has no events table in the simulator")
-    result = run_hogql(store, body, ctx.data.tz, project["timezone"])
+    result = run_hogql(tables.events, body, tables.tz, project["timezone"])
     response = json_response(result)
     response.rows = len(result["results"])
     return response

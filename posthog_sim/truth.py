@@ -65,7 +65,8 @@ class Truth:
         pid = project_id or data.project_id
         with data.lock:
             if name == "events":
-                return data.events.records() if pid == data.project_id else []
+                tables = data.project(pid)
+                return tables.events.records() if tables is not None else []
             if name == "projects":
                 return [public(p) for p in org_projects(data, None)]
             if name == "persons":
@@ -129,9 +130,8 @@ class Truth:
         if name == "events":
             data = self._data
             with data.lock:
-                if (project_id or data.project_id) != data.project_id:
-                    return []
-                return data.events.ids()
+                tables = data.project(project_id or data.project_id)
+                return tables.events.ids() if tables is not None else []
         fields = KEYS.get(name, ("id",))
         if len(fields) == 1:
             return [r[fields[0]] for r in self.records(name, project_id)]
