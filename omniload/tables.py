@@ -38,18 +38,28 @@ def _spec(
     return TableSpec(name, stream or name, primary_key, key, strategy)
 
 
+#: Key of rows whose id repeats across projects: client-made event uuids, organisation-wide
+#: annotations listed in every project, virtual ``$builtin_*`` property definitions.
+_IN_PROJECT = ("project_id", "id")
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (
         _spec("persons", "last_seen_at"),
         _spec("feature_flags", "updated_at"),
-        _spec("events", "timestamp", "append"),
+        _spec("events", "timestamp", "append", primary_key=_IN_PROJECT),
         _spec("cohorts", "last_calculation"),
         _spec("event_definitions", "last_updated_at"),
-        _spec("property_definitions:event", "updated_at", stream="event_property_definitions"),
-        _spec("property_definitions:person", "updated_at", stream="person_property_definitions"),
-        _spec("property_definitions:session", "updated_at", stream="session_property_definitions"),
-        _spec("annotations", "updated_at"),
+        *(
+            _spec(
+                f"property_definitions:{kind}",
+                "updated_at",
+                stream=f"{kind}_property_definitions",
+                primary_key=_IN_PROJECT,
+            )
+            for kind in ("event", "person", "session")
+        ),
+        _spec("annotations", "updated_at", primary_key=_IN_PROJECT),
         _spec("projects", None),
         _spec("insights", "last_modified_at"),
         _spec("dashboards", None),

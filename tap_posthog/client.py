@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -14,11 +15,17 @@ from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from tap_posthog import schemas
-from tap_posthog.errors import PostHogAPIError, fatal_error_message, response_detail
+from tap_posthog.errors import (
+    AccessDeniedError,
+    PostHogAPIError,
+    fatal_error_message,
+    response_detail,
+)
 from tap_posthog.http import RateBudget, RetryPolicy
+from tap_posthog.projects import configured_project_ids, is_partitioned, project_in_path
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
@@ -49,10 +56,41 @@ class PostHogStream(RESTStream[Any]):
         """The configured PostHog host, without a trailing slash."""
         return str(self.config["base_url"]).rstrip("/")
 
-    @property
-    def project_id(self) -> int:
-        """The configured project id, as an integer."""
+    #: False for organisation-level streams (``projects``): never partitioned by project.
+    project_scoped: ClassVar[bool] = True
+
+    def project_of(self, context: Context | None) -> int:
+        """The project a context reads: its ``project_id``, else the configured one."""
+        if context and context.get("project_id") is not None:
+            return int(context["project_id"])
         return int(self.config["project_id"])
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        """One partition ``{"project_id": N}`` per project of ``project_ids``.
+
+        None with ``project_id`` (the state keeps its one-project shape), for
+        organisation-level streams and for child streams (their parent passes the project).
+        """
+        if not self.project_scoped or self.parent_stream_type is not None:
+            return None
+        if not is_partitioned(self.config):
+            return None
+        return [{"project_id": pid} for pid in configured_project_ids(self.config)]
+
+    @contextmanager
+    def optional_access(self, context: Context | None) -> Iterator[None]:
+        """Around reading one context: a 403 ends it if the stream is in ``optional_streams``.
+
+        The skip is logged (stream, project, reason), never silent; a stream not listed
+        stops the run with the same one-line message.
+        """
+        try:
+            yield
+        except AccessDeniedError as exc:
+            if self.name not in (self.config.get("optional_streams") or ()):
+                raise
+            self.logger.warning("skipping optional %s (listed in optional_streams)", exc)
 
     @cached_property
     def authenticator(self) -> BearerTokenAuthenticator:
@@ -162,8 +200,16 @@ class PostHogStream(RESTStream[Any]):
         """Hook for streams that react to retriable errors (e.g. narrowing a query)."""
 
     def validate_error(self, response: requests.Response, path: str) -> None:
-        """Raise the fatal error for a 4xx response."""
-        raise PostHogAPIError(fatal_error_message(response, self.project_id, path))
+        """Raise the fatal error for a 4xx response (a 403 names the stream and project)."""
+        project = project_in_path(path)
+        named = project if project is not None else ", ".join(
+            map(str, configured_project_ids(self.config))
+        )
+        message = fatal_error_message(response, named, path)
+        if response.status_code == 403:
+            where = f"stream {self.name}" + (f", project {project}" if project else "")
+            raise AccessDeniedError(f"{where}: {message}", stream=self.name, project_id=project)
+        raise PostHogAPIError(message)
 
     def validate_response(self, response: requests.Response) -> None:
         """Statuses are handled in :meth:`_request`."""

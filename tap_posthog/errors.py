@@ -17,6 +17,21 @@ class PostHogAPIError(FatalAPIError):
     """An error that stops the tap; ``str(error)`` is the one-line message for the user."""
 
 
+class AccessDeniedError(PostHogAPIError):
+    """HTTP 403: the key may not read one stream in one project (a scope or project access).
+
+    Attributes:
+        stream: The stream that was refused.
+        project_id: The project it was refused in (None for organisation-level paths).
+    """
+
+    def __init__(self, message: str, *, stream: str, project_id: int | None) -> None:
+        """Keep the stream and project next to the one-line message."""
+        super().__init__(message)
+        self.stream = stream
+        self.project_id = project_id
+
+
 def response_detail(response: requests.Response) -> str:
     """Return PostHog's ``detail`` from an error body, or a short text excerpt."""
     try:
@@ -31,12 +46,14 @@ def response_detail(response: requests.Response) -> str:
     return text[:200] or (response.reason or "")
 
 
-def fatal_error_message(response: requests.Response, project_id: int, path: str) -> str:
+def fatal_error_message(
+    response: requests.Response, project_id: int | str, path: str
+) -> str:
     """Build the one-line message for a non-retriable HTTP status.
 
     Args:
         response: The failed response.
-        project_id: The configured project, named in access errors.
+        project_id: The project of the request, named in access errors.
         path: The URL path (never the query string, never the key).
 
     Returns:

@@ -39,8 +39,8 @@ class _ListStream(PostHogStream):
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The list endpoint of the configured project."""
-        return f"/api/projects/{self.project_id}/{self.resource}/"
+        """The list endpoint; ``{project_id}`` comes from the partition or the config."""
+        return f"/api/projects/{{project_id}}/{self.resource}/"
 
     def get_new_paginator(self) -> NextLinkPaginator:
         """Follow ``next`` links through short and empty pages."""
@@ -62,16 +62,17 @@ class _ListStream(PostHogStream):
     _pass_params: dict[str, str] = {}
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Read every pass, emitting each id once."""
+        """Read every pass, emitting each id once (a refused optional stream ends here)."""
         seen: set[Any] = set()
-        for pass_params in ({}, *self.extra_passes):
-            self._pass_params = pass_params
-            for record in self.request_records(context):
-                record_id = self.record_key(record)
-                if record_id in seen:
-                    continue
-                seen.add(record_id)
-                yield record
+        with self.optional_access(context):
+            for pass_params in ({}, *self.extra_passes):
+                self._pass_params = pass_params
+                for record in self.request_records(context):
+                    record_id = self.record_key(record)
+                    if record_id in seen:
+                        continue
+                    seen.add(record_id)
+                    yield record
         self._pass_params = {}
 
     def record_key(self, record: dict[str, Any]) -> Any:
@@ -93,7 +94,8 @@ class _ListStream(PostHogStream):
         for name in self._datetime_fields:
             if name in row:
                 row[name] = utc_or_none(row[name])
-        row["project_id"] = self.project_id
+        if self.project_scoped:
+            row["project_id"] = self.project_of(context)
         return row
 
 
@@ -102,6 +104,7 @@ class ProjectsStream(_ListStream):
 
     name = "projects"
     replication_key = None
+    project_scoped = False
 
     @property
     def path(self) -> str:  # type: ignore[override]
@@ -154,8 +157,8 @@ class CohortsStream(_ListStream):
     replication_key = "last_calculation"
 
     def get_child_context(self, record: dict, context: Context | None) -> dict:
-        """``cohort_people`` reads the members of each listed cohort."""
-        return {"cohort_id": record["id"]}
+        """``cohort_people`` reads the members of each listed cohort, in its project."""
+        return {"project_id": self.project_of(context), "cohort_id": record["id"]}
 
 
 class EventDefinitionsStream(_ListStream):
@@ -172,6 +175,8 @@ class _PropertyDefinitionsStream(_ListStream):
 
     resource = "property_definitions"
     replication_key = "updated_at"
+    #: Virtual ``$builtin_*`` rows carry the same id in every project.
+    primary_keys: ClassVar[tuple[str, ...]] = ("project_id", "id")
     definition_type: ClassVar[str] = ""
 
     @property
@@ -212,3 +217,5 @@ class AnnotationsStream(_ListStream):
     name = "annotations"
     resource = "annotations"
     replication_key = "updated_at"
+    #: Organisation-scoped annotations appear, with the same id, in every project.
+    primary_keys: ClassVar[tuple[str, ...]] = ("project_id", "id")

@@ -16,6 +16,7 @@ from tap_posthog import cohort_people, group_streams, product_streams, recording
 from tap_posthog.errors import PostHogAPIError
 from tap_posthog.events import EventsStream
 from tap_posthog.http import DEFAULT_LIMITS, RateBudget, RetryPolicy
+from tap_posthog.projects import project_errors
 from tap_posthog.timeutil import parse_datetime
 
 STREAM_TYPES = [
@@ -81,9 +82,32 @@ class TapPostHog(Tap):
         th.Property(
             "project_id",
             th.CustomType({"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1}),
-            required=True,
             title="Project ID",
-            description="Numeric id of the PostHog project (an integer or a numeric string).",
+            description=(
+                "Numeric id of the PostHog project (an integer or a numeric string). "
+                "Give this or project_ids."
+            ),
+        ),
+        th.Property(
+            "project_ids",
+            th.ArrayType(
+                th.CustomType({"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1})
+            ),
+            title="Project IDs",
+            description=(
+                "Several projects in one run: every project-scoped stream reads each project "
+                "as its own partition with its own state. Instead of project_id, not with it."
+            ),
+        ),
+        th.Property(
+            "optional_streams",
+            th.ArrayType(th.StringType),
+            title="Optional Streams",
+            description=(
+                "Streams that may be refused (HTTP 403: missing scope or project access) in a "
+                "project: the tap logs a warning naming stream, project and reason and goes "
+                "on. Any other stream refused stops the run."
+            ),
         ),
         th.Property(
             "base_url",
@@ -243,9 +267,11 @@ def _semantic_errors(config: dict[str, Any]) -> list[str]:
         )
     elif parts.query or parts.username:
         errors.append("base_url must not contain a query string or credentials")
-    project_id = str(config.get("project_id", ""))
-    if not project_id.isdigit() or int(project_id) < 1:
-        errors.append(f"project_id must be a positive integer (got {project_id!r})")
+    errors.extend(project_errors(config))
+    known = {stream_class.name for stream_class in STREAM_TYPES}
+    unknown = [name for name in config.get("optional_streams") or () if name not in known]
+    if unknown:
+        errors.append(f"optional_streams names unknown streams: {', '.join(unknown)}")
     start, end = config.get("start_date"), config.get("end_date")
     try:
         if start and end and parse_datetime(start) >= parse_datetime(end):

@@ -77,7 +77,7 @@ CASES = [
     (
         "unknown_table",
         lambda t, s: ["--source-table", "users"],
-        "unknown source table 'users'; valid tables: annotations",
+        "unknown source table 'users'; valid tables: actions, annotations",
         2,
     ),
     (
