@@ -113,11 +113,13 @@ def property_definition_rows(
 
 def annotation_rows(data: Dataset, project_id: int) -> list[dict[str, Any]]:
     """The project's annotations plus organization-scoped ones from any project of the org."""
+    org = data.projects[project_id]["organization"] if project_id in data.projects else None
     rows = []
     for pid, project_rows in data.annotations.items():
+        same_org = data.projects[pid]["organization"] == org
         for row in project_rows:
             if row["deleted"]:
                 continue
-            if pid == project_id or row["scope"] == "organization":
+            if pid == project_id or (row["scope"] == "organization" and same_org):
                 rows.append(row)
     return _desc(rows, "date_marker")
