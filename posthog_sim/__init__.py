@@ -1,4 +1,4 @@
-"""Local PostHog API simulator: seeded data, ground truth, HogQL via DuckDB, fault injection.
+"""Local PostHog API simulator: seeded data, ground truth, HogQL on ClickHouse, fault injection.
 
 Usage::
 
@@ -19,7 +19,13 @@ Usage::
 
 Endpoints (under ``/api/projects/{id}/`` unless noted): ``/api/projects/``, ``persons/``,
 ``feature_flags/``, ``cohorts/``, ``event_definitions/``, ``property_definitions/``,
-``annotations/`` and ``POST query/`` (HogQL subset, see :mod:`posthog_sim.hogql_sql`).
+``annotations/`` and ``POST query/``: HogQL parsed by PostHog's grammar (``hogql-parser``,
+:mod:`posthog_sim.hogql_grammar`), printed as ClickHouse SQL (:mod:`posthog_sim.hogql_printer`)
+and run on chDB (:mod:`posthog_sim.clickhouse`) over the tables ``events``, ``persons``,
+``person_distinct_ids`` and ``sessions`` (:mod:`posthog_sim.ch_tables`). PostHog's query limits
+are ``SimConfig`` fields (``query_*``, ``legacy_query_rate_limit``); ClickHouse's rows/bytes read
+are on each ``RequestRecord`` and summed by ``sim.requests.clickhouse_read()``. HogQL-table truth:
+``sim.data.hogql_persons()``, ``sim.data.hogql_person_distinct_ids()``; ``sim.data.merge_persons``.
 Command line: ``posthog-sim --port 8000 --seed 1 --events 100000``.
 """
 

@@ -43,7 +43,28 @@ class SimConfig:
         persons_hidden_block: Size of one contiguous run of hidden person rows starting at this
             offset, so one page of this size is entirely hidden (0 disables).
         rate_limits: Enforce PostHog's per-endpoint-class rate limits.
-        time_scale: Rate-limit clock speed-up (60 means a minute lasts one second).
+        time_scale: Rate-limit clock speed-up (60 means a minute lasts one second); also
+            scales the query failure cache's backoff.
+        query_row_cap: Most rows a HogQL query returns; a larger LIMIT is silently lowered
+            (50,000 on PostHog Cloud, 10,000 on older and self-hosted PostHog).
+        query_max_rows_read: A query whose ClickHouse ``rows_read`` exceeds this fails with the
+            504 timeout (None = unlimited).
+        query_timeout_text: "max_execution_time" (PostHog's default 504 detail) or "time_limit"
+            (the newer "10-second time limit" rewrite).
+        query_too_slow_rows_read: Above this many rows read, 512 "Estimated query execution
+            time is too long" (None = never).
+        query_memory_rows_read: Above this many rows read, the memory-limit error (None = never).
+        query_memory_error_status: Status of the memory-limit error: 513 (newest PostHog), 512 or
+            504 (older).
+        query_failure_cache: PostHog's query failure cache (flag ``query-failure-caching``):
+            after 3 timeouts of one query its failure is served again for a while.
+        query_read_quota_bytes: Free-tier API read allowance in ClickHouse bytes read; past it
+            queries get 402 ``api_queries_quota_exceeded`` (None = unlimited).
+        legacy_query_rate_limit: The team is on the legacy HogQL throttle (120 queries/hour)
+            instead of 240/minute and 2,400/hour (needs ``rate_limits``).
+        extreme_event_times: Add events at and before 1970-01-01 and years in the future.
+        events_index_granularity: ``index_granularity`` of the ClickHouse events table (PostHog
+            uses ClickHouse's 8192; smaller values make row-read limits finer on small data).
     """
 
     seed: int = 1
@@ -74,6 +95,17 @@ class SimConfig:
     persons_hidden_block: int = 100
     rate_limits: bool = False
     time_scale: float = 1.0
+    query_row_cap: int = 50_000
+    query_max_rows_read: int | None = None
+    query_timeout_text: str = "max_execution_time"
+    query_too_slow_rows_read: int | None = None
+    query_memory_rows_read: int | None = None
+    query_memory_error_status: int = 513
+    query_failure_cache: bool = False
+    query_read_quota_bytes: int | None = None
+    legacy_query_rate_limit: bool = False
+    extreme_event_times: bool = False
+    events_index_granularity: int = 8192
 
     def __post_init__(self) -> None:
         """Validate the few fields that can be wrong in a way that matters."""
@@ -83,5 +115,11 @@ class SimConfig:
             raise ValueError("time_scale must be positive")
         if min(self.n_events, self.n_persons) < 0:
             raise ValueError("counts must not be negative")
+        if self.query_timeout_text not in ("max_execution_time", "time_limit"):
+            raise ValueError('query_timeout_text must be "max_execution_time" or "time_limit"')
+        if self.query_memory_error_status not in (504, 512, 513):
+            raise ValueError("query_memory_error_status must be 504, 512 or 513")
+        if self.query_row_cap < 1 or self.events_index_granularity < 1:
+            raise ValueError("query_row_cap and events_index_granularity must be positive")
         if self.events_days < 1:
             raise ValueError("events_days must be at least 1")

@@ -9,13 +9,27 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import catalog, product
+from .ch_tables import Tables
+from .clickhouse import Database
 from .config import SimConfig
 from .groups import sort_groups
 from .ids import derived_token, uuid4_like
 from .people import change_properties, new_person, person_sort_key
 from .project_data import OTHER_ID_OFFSET, ProjectData, main_shape, other_shape
+from .query import QueryService
 from .recordings import grow, make_recordings, sort_recordings
 from .times import to_epoch_us, to_utc, utc_now
+
+# Event times far from the generated range (clock-skewed SDKs send them): ClickHouse's
+# DateTime64 range starts in 1900; 1970-01-01 itself and the microsecond before it are included.
+_EXTREME_STAMPS_US = (
+    -2_208_988_800_000_000 + 500_000,  # 1900-01-01T00:00:00.5Z
+    -299_592_000_000_000,  # 1960-07-04T12:00:00Z
+    -1,  # 1969-12-31T23:59:59.999999Z
+    0,  # 1970-01-01T00:00:00Z
+    4_102_444_800_000_000,  # 2100-01-01T00:00:00Z
+    7_258_118_399_999_999,  # 2199-12-31T23:59:59.999999Z
+)
 
 
 def _anchor(config: SimConfig) -> datetime:
@@ -80,7 +94,7 @@ class Dataset:
             id_offset=OTHER_ID_OFFSET,
         )
         #: Every project with tables, by id (the forbidden project has none).
-        self.tables = {main.project_id: main, other.project_id: other}
+        self.by_project = {main.project_id: main, other.project_id: other}
         # The main project's tables, under the names the mutations and older tests use.
         self.persons, self.flags, self.cohorts = main.persons, main.flags, main.cohorts
         self.event_definitions = main.event_definitions
@@ -104,18 +118,39 @@ class Dataset:
                 0.4,
             ),
         }
+        self._fill_clickhouse(config)
+
+    def _fill_clickhouse(self, config: SimConfig) -> None:
+        """One ClickHouse database for both projects (rows carry ``team_id``), as PostHog's."""
+        self.clickhouse = Database()
+        self.tables = Tables(self.clickhouse, self.project_id, config.events_index_granularity)
+        #: HogQL per project (PostHog's printer adds ``team_id = N`` to every table).
+        self.queries = {
+            pid: QueryService(self.clickhouse, pid, self.projects[pid]["timezone"], config)
+            for pid in self.by_project
+        }
+        import numpy as np
+
+        for pid, project in self.by_project.items():
+            self._write_persons(project.persons, team_id=pid)
+            positions = list(project.initial_events)
+            if config.extreme_event_times and pid == self.project_id:
+                hi_us = to_epoch_us(self.anchor)
+                positions += list(project.events.add_at(_EXTREME_STAMPS_US, hi_us - 1))
+            for rows in project.events.batches(np.asarray(positions, dtype=np.int64)):
+                self.tables.insert_events(rows, team_id=pid)
 
     def project(self, project_id: int) -> ProjectData | None:
         """The tables of ``project_id`` (None for a project without data)."""
-        return self.tables.get(project_id)
+        return self.by_project.get(project_id)
 
     def tz_of(self, project_id: int | None) -> ZoneInfo:
         """The timezone of ``project_id`` (the main project's when it has no tables)."""
-        tables = self.tables.get(project_id or self.project_id)
+        tables = self.by_project.get(project_id or self.project_id)
         return tables.tz if tables is not None else self.tz
 
     def _tables_of(self, project_id: int | None) -> ProjectData:
-        return self.tables[project_id or self.project_id]
+        return self.by_project[project_id or self.project_id]
 
     @staticmethod
     def _project(rng: random.Random, pid: int, name: str, tz: str, org: str) -> dict[str, Any]:
@@ -170,7 +205,12 @@ class Dataset:
             if hi <= lo:
                 raise ValueError("end must be after start")
         with self.lock:
-            return self._tables_of(project_id).events.add(n, lo, hi, to_epoch_us(created))
+            project = self._tables_of(project_id)
+            inserted = to_epoch_us(utc_now())
+            positions = project.events.add(n, lo, hi, to_epoch_us(created), inserted)
+            rows = project.events.rows(positions)
+            self.tables.insert_events(rows, team_id=project.project_id)
+            return rows.uuid
 
     def add_late_events(self, n: int, *, lateness: timedelta) -> list[str]:
         """Insert ``n`` events with timestamp ``now - lateness`` and created_at ``now``."""
@@ -183,18 +223,108 @@ class Dataset:
         with self.lock:
             fresh = [new_person(self._rng, utc_now()) for _ in range(n)]
             self.persons.extend(fresh)
+            self._write_persons(fresh)
             self.persons.sort(key=person_sort_key, reverse=True)
             return [p["id"] for p in fresh]
 
     def update_person_properties(self, person_id: str) -> None:
         """Change a person's properties; last_seen_at stays (PostHog refreshes it hourly)."""
         with self.lock:
-            change_properties(self._rng, self._find(self.persons, person_id, "person"))
+            person = self._find(self.persons, person_id, "person")
+            change_properties(self._rng, person)
+            person["_version"] = person.get("_version", 0) + 1
+            self.tables.write_persons([person])
 
     def delete_person(self, person_id: str) -> None:
-        """Delete a person: the row stays as a hidden offset slot, like a deleted/merged person."""
+        """Delete a person: the REST row stays as a hidden offset slot, like a deleted/merged one.
+
+        In ClickHouse, as PostHog's ``delete_person`` writes it (posthog/models/person/util.py),
+        the person gets a row with ``is_deleted = 1`` at ``version + 100``, and so does each of
+        its distinct ids: the person leaves HogQL ``persons`` and ``person_distinct_ids``.
+        """
         with self.lock:
-            self._find(self.persons, person_id, "person")["_hidden"] = True
+            person = self._find(self.persons, person_id, "person")
+            person["_hidden"] = True
+            self._delete_in_clickhouse(person)
+
+    def merge_persons(self, keep_id: str, gone_id: str) -> None:
+        """Merge person ``gone_id`` into ``keep_id``, as PostHog's merge does.
+
+        The kept person takes over every distinct id of the other (a new
+        ``person_distinct_id2`` row at ``version + 1`` for each) and the other's properties it
+        lacks; the merged-away person is deleted in ClickHouse (``version + 100``) and becomes a
+        hidden REST row. Events keep the ``person_id`` they were ingested with.
+        """
+        with self.lock:
+            keep = self._find(self.persons, keep_id, "person")
+            gone = self._find(self.persons, gone_id, "person")
+            if keep is gone:
+                raise ValueError("cannot merge a person into itself")
+            moved = list(gone["distinct_ids"])
+            keep["distinct_ids"] = list(keep["distinct_ids"]) + moved
+            keep["properties"] = {**gone["properties"], **keep["properties"]}
+            keep["_version"] = keep.get("_version", 0) + 1
+            versions = gone.setdefault("_pdi_versions", {})
+            rows = []
+            for distinct_id in moved:
+                versions[distinct_id] = versions.get(distinct_id, 0) + 1
+                keep.setdefault("_pdi_versions", {})[distinct_id] = versions[distinct_id]
+                rows.append((distinct_id, keep_id, versions[distinct_id]))
+            gone["distinct_ids"] = []
+            gone["_hidden"] = True
+            gone["_deleted"] = True
+            gone["_version"] = gone.get("_version", 0) + 100
+            self.tables.write_persons([keep])
+            self.tables.write_distinct_ids(rows)
+            self.tables.write_persons([gone], deleted=True)
+
+    def _write_persons(self, persons: list[dict[str, Any]], team_id: int | None = None) -> None:
+        for person in persons:
+            person.setdefault("_version", 0)
+        self.tables.write_persons(persons, team_id=team_id)
+        self.tables.write_distinct_ids(
+            (
+                (d, p["id"], p.get("_pdi_versions", {}).get(d, 0))
+                for p in persons
+                for d in p["distinct_ids"]
+            ),
+            team_id=team_id,
+        )
+
+    def _delete_in_clickhouse(self, person: dict[str, Any]) -> None:
+        if person.get("_deleted"):
+            return
+        person["_deleted"] = True
+        person["_version"] = person.get("_version", 0) + 100
+        self.tables.write_persons([person], deleted=True)
+        versions = person.setdefault("_pdi_versions", {})
+        rows = []
+        for distinct_id in person["distinct_ids"]:
+            versions[distinct_id] = versions.get(distinct_id, 0) + 100
+            rows.append((distinct_id, person["id"], versions[distinct_id]))
+        self.tables.write_distinct_ids(rows, deleted=True)
+
+    # ------------------------------------------------------------------ HogQL-table truth
+    def hogql_persons(self) -> list[dict[str, Any]]:
+        """Rows of HogQL ``persons`` (from the dataset, not ClickHouse), ordered by id.
+
+        Every person ClickHouse has and has not deleted: visible persons and the ghosts behind
+        hidden REST rows, but not deleted or merged-away persons.
+        """
+        with self.lock:
+            rows = [p for p in self.persons if not p.get("_deleted")]
+            return sorted(rows, key=lambda p: p["id"])
+
+    def hogql_person_distinct_ids(self) -> list[tuple[str, str]]:
+        """Rows of HogQL ``person_distinct_ids``: ``(distinct_id, person_id)``, by distinct id."""
+        with self.lock:
+            pairs = [
+                (d, p["id"])
+                for p in self.persons
+                if not p.get("_deleted")
+                for d in p["distinct_ids"]
+            ]
+            return sorted(pairs)
 
     def touch_feature_flag(self, flag_id: int) -> None:
         """Change a flag's filters and bump its updated_at and version."""
@@ -303,6 +433,5 @@ class Dataset:
         raise KeyError(f"no {what} with id {row_id!r}")
 
     def close(self) -> None:
-        """Release the DuckDB connections."""
-        for tables in self.tables.values():
-            tables.events.close()
+        """Drop the simulator's ClickHouse database."""
+        self.clickhouse.drop()

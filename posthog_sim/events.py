@@ -1,15 +1,22 @@
-"""The events table: vectorised generation straight into DuckDB, inserts and ground truth."""
+"""The events of the main project: seeded generation, the ground-truth store and its mutations.
+
+Every column of an event is a function of its index ``i`` and the seed, except its times
+(``timestamp``, ``created_at``, ``inserted_at``), which are kept per event in numpy arrays. So the
+ground truth is this module's own data (about 32 bytes an event), independent of ClickHouse: the
+ClickHouse tables (:mod:`posthog_sim.ch_tables`) are filled from the rows built here.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import duckdb
+import numpy as np
 
-from .times import render_utc_fixed
+from .times import from_epoch_us, render_utc_fixed
 
 # Event names with their share (percent) of generated events.
 EVENT_WEIGHTS: tuple[tuple[str, int], ...] = (
@@ -51,140 +58,104 @@ QUERY_COLUMNS: tuple[str, ...] = (
     "person_id",
     "$session_id",
 )
-
-_DDL = """
-CREATE TABLE events (
-    uuid VARCHAR, event VARCHAR, distinct_id VARCHAR, properties VARCHAR,
-    "timestamp" TIMESTAMP, created_at TIMESTAMP, elements_chain VARCHAR,
-    person_id VARCHAR, "$session_id" VARCHAR, _uuid_key VARCHAR, _idx BIGINT
-);
-CREATE TABLE _ties (lo BIGINT, hi BIGINT, ts_us BIGINT);
-CREATE MACRO ch_uuid_key(u) AS
-    substr(replace(lower(u), '-', ''), 17, 16) || substr(replace(lower(u), '-', ''), 1, 16);
-"""
-
-_MASK62 = "4611686018427387903::UBIGINT"
-_BIT63 = "9223372036854775808::UBIGINT"
+_U64 = np.uint64
+_MASK62 = _U64((1 << 62) - 1)
+_BIT63 = _U64(1 << 63)
+_MASK48 = (1 << 48) - 1
+_NAMES = [name for name, _ in EVENT_WEIGHTS]
+_CUMULATIVE = np.cumsum([weight for _, weight in EVENT_WEIGHTS])
+_BROWSERS = ("Chrome", "Firefox", "Safari", "Edge", "Opera")
+_OSES = ("Mac OS X", "Windows", "Linux", "iOS", "Android")
+_PLANS = ("free", "pro", "enterprise")
 
 
-def _uuid7_hex(ms: str, rand_a: str, rand_b: str) -> str:
-    return f"printf('%012x7%03x%016x', {ms}, {rand_a}, ({rand_b} & {_MASK62}) | {_BIT63})"
+def _hash(x: np.ndarray, seed: int, salt: int) -> np.ndarray:
+    """splitmix64 of ``x`` (int64 array) mixed with seed and salt: uint64 array."""
+    with np.errstate(over="ignore"):
+        z = x.astype(np.uint64) * _U64(0x9E3779B97F4A7C15)
+        z = z + _U64((seed * 1_000_003 + salt * 7919 + 1) & ((1 << 64) - 1))
+        z ^= z >> _U64(30)
+        z *= _U64(0xBF58476D1CE4E5B9)
+        z ^= z >> _U64(27)
+        z *= _U64(0x94D049BB133111EB)
+        z ^= z >> _U64(31)
+    return z
 
 
-def _dashed(col: str) -> str:
-    return (
-        f"substr({col},1,8)||'-'||substr({col},9,4)||'-'||substr({col},13,4)||'-'"
-        f"||substr({col},17,4)||'-'||substr({col},21,12)"
+def _mod(h: np.ndarray, n: int) -> np.ndarray:
+    return (h % _U64(max(1, n))).astype(np.int64)
+
+
+def _uuid7_parts(ms: np.ndarray, rand_a: np.ndarray, rand_b: np.ndarray) -> tuple[Any, Any]:
+    """High and low 64 bits of UUIDv7s (version 7, RFC 4122 variant)."""
+    hi = (
+        ((ms.astype(np.int64) & _MASK48).astype(np.uint64) << _U64(16))
+        | _U64(0x7000)
+        | (rand_a.astype(np.uint64) & _U64(0xFFF))
     )
+    lo = (rand_b & _MASK62) | _BIT63
+    return hi, lo
 
 
-def _event_case(col: str) -> str:
-    parts, acc = [], 0
-    for name, weight in EVENT_WEIGHTS:
-        acc += weight
-        parts.append(f"WHEN {col} < {acc} THEN '{name}'")
-    return "CASE " + " ".join(parts) + f" ELSE '{EVENT_WEIGHTS[0][0]}' END"
+def _uuid_text(hi: int, lo: int) -> str:
+    h = f"{hi:016x}{lo:016x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-_PROPS = """
-'{"$browser":' || to_json(['Chrome','Firefox','Safari','Edge','Opera'][(h3 % 5)::INT + 1])
-|| ',"$os":' || to_json(['Mac OS X','Windows','Linux','iOS','Android'][(h4 % 5)::INT + 1])
-|| ',"$current_url":' || to_json('https://example.com/p/' || (h5 % 60)::VARCHAR)
-|| ',"$lib":"web"'
-|| CASE WHEN sid IS NULL THEN '' ELSE ',"$session_id":' || to_json(sid) END
-|| CASE event
-     WHEN 'purchase' THEN ',"amount":' || ((h6 % 100000)::DECIMAL(12, 2) / 100)::VARCHAR
-        || ',"currency":"EUR"'
-     WHEN 'signed_up' THEN ',"plan":' || to_json(['free','pro','enterprise'][(h6 % 3)::INT + 1])
-     WHEN '$feature_flag_called' THEN ',"$feature_flag":"flag-' || (h6 % 40)::VARCHAR
-        || '","$feature_flag_response":' || CASE WHEN h6 % 2 = 0 THEN 'true' ELSE 'false' END
-     WHEN '$exception' THEN ',"$exception_message":'
-        || to_json('TypeError: "x" is undefined' || chr(10) || '  at ünïcode.js:'
-                   || (h6 % 99)::VARCHAR)
-     WHEN '$identify' THEN ',"$set":{"email":' || to_json(distinct_id || '@example.com') || '}'
-     ELSE '' END
-|| '}'
-"""
+@dataclass
+class EventRows:
+    """Materialised columns of some events (times as epoch microseconds, UTC)."""
 
-_INSERT = """
-INSERT INTO events
-WITH hashed AS (
-    SELECT i, i // 4 AS cl, tie.ts_us AS tie_us,
-           hash(i // 4, {seed}, 11) AS hc, hash(i // 4, {seed}, 12) AS hg,
-           hash(i, {seed}, 13) AS h1, hash(i, {seed}, 14) AS h2,
-           hash(i, {seed}, 3) AS h3, hash(i // 4, {seed}, 4) AS h4, hash(i, {seed}, 5) AS h5,
-           hash(i, {seed}, 6) AS h6, hash(i, {seed}, 16) AS hev
-    FROM range({i0}, {i1}) t(i) LEFT JOIN _ties tie ON t.i >= tie.lo AND t.i < tie.hi
-), timed AS (
-    SELECT *, {ts_expr} AS ts_us FROM hashed
-), shaped AS (
-    SELECT b.*, p.person_id, p.distinct_id, {event_case} AS event,
-           {created_expr} AS created_us,
-           CASE WHEN hash(cl, {seed}, 19) % 100 < 12 THEN NULL ELSE {sid_hex} END AS sid_hex,
-           {uuid_hex} AS uuid_hex
-    FROM timed b JOIN _pmap p ON p.pidx = (hash(b.cl, {seed}, 15) % {npmap})::BIGINT
-), final AS (
-    SELECT *, {uuid} AS uuid, {sid} AS sid FROM shaped
-)
-SELECT uuid, event, distinct_id, {props} AS properties, make_timestamp(ts_us),
-       make_timestamp(created_us),
-       CASE WHEN event = '$autocapture' THEN 'button.btn.btn-primary:attr__class="btn btn-primary"'
-            || 'nth-child="' || (h5 % 5 + 1)::VARCHAR || '"nth-of-type="1"text="Sign up"'
-            ELSE '' END,
-       person_id, sid, ch_uuid_key(uuid), i
-FROM final
-"""
+    uuid: list[str]
+    event: list[str]
+    distinct_id: list[str]
+    properties: list[str]
+    timestamp_us: list[int]
+    created_us: list[int]
+    inserted_us: list[int]
+    elements_chain: list[str]
+    person_id: list[str]
+    session_id: list[str]
+
+    def __len__(self) -> int:
+        return len(self.uuid)
 
 
 class EventStore:
-    """Owns the DuckDB connection and the ``events`` table of the main project."""
+    """The events of the main project as the ground truth holds them."""
 
     def __init__(self, seed: int, person_pool: Sequence[tuple[str, str]]) -> None:
-        """Create the table and the person pool events are attributed to.
+        """Start empty.
 
         Args:
             seed: Dataset seed; every generated column derives from it.
             person_pool: ``(person_id, distinct_id)`` pairs events pick from.
         """
         self.seed = seed
-        # No progress bar: DuckDB draws it on stdout, where the CLI prints its JSON line.
-        self.con = duckdb.connect(":memory:")
-        self.con.execute("SET enable_progress_bar = false")
-        self.con.execute(_DDL)
+        self._pool = list(person_pool) or [("00000000-0000-4000-8000-000000000000", "anonymous")]
+        self._idx = np.zeros(0, np.int64)
+        self._ts = np.zeros(0, np.int64)
+        self._created = np.zeros(0, np.int64)
+        self._inserted = np.zeros(0, np.int64)
         self._next_idx = 0
-        self._npmap = max(1, len(person_pool))
-        pool = list(person_pool) or [("00000000-0000-4000-8000-000000000000", "anonymous")]
-        self.con.execute(
-            "CREATE TABLE _pmap AS SELECT (generate_subscripts(?, 1) - 1)::BIGINT AS pidx, "
-            "unnest(?) AS person_id, unnest(?) AS distinct_id",
-            [[p for p, _ in pool], [p for p, _ in pool], [d for _, d in pool]],
-        )
 
-    def _insert(self, n: int, ts_expr: str, created_expr: str) -> tuple[int, int]:
-        i0, i1 = self._next_idx, self._next_idx + n
-        sql = _INSERT.format(
-            ts_expr=ts_expr,
-            created_expr=created_expr,
-            seed=self.seed,
-            i0=i0,
-            i1=i1,
-            npmap=self._npmap,
-            event_case=_event_case("(hev % 100)"),
-            props=_PROPS,
-            sid_hex=_uuid7_hex(
-                "((ts_us // 3600000000) * 3600000)", "hc % 4096", f"hash(cl, {self.seed}, 20)"
-            ),
-            uuid_hex=_uuid7_hex(
-                "(ts_us // 1000)", f"hash(i, {self.seed}, 17) % 4096", f"hash(i, {self.seed}, 18)"
-            ),
-            uuid=_dashed("uuid_hex"),
-            sid=_dashed("sid_hex"),
-        )
-        self.con.execute(sql).fetchall()
-        self._next_idx = i1
-        return i0, i1
+    # ------------------------------------------------------------------ generation
+    def _h(self, x: np.ndarray, salt: int) -> np.ndarray:
+        return _hash(x, self.seed, salt)
 
-    def generate(self, n: int, lo_us: int, hi_us: int, ties: Sequence[tuple[int, int]]) -> None:
+    def _append(self, ts: np.ndarray, created: np.ndarray, inserted: np.ndarray) -> np.ndarray:
+        n = len(ts)
+        idx = np.arange(self._next_idx, self._next_idx + n, dtype=np.int64)
+        self._next_idx += n
+        self._idx = np.concatenate([self._idx, idx])
+        self._ts = np.concatenate([self._ts, ts.astype(np.int64)])
+        self._created = np.concatenate([self._created, created.astype(np.int64)])
+        self._inserted = np.concatenate([self._inserted, inserted.astype(np.int64)])
+        return np.arange(len(self._idx) - n, len(self._idx))
+
+    def generate(
+        self, n: int, lo_us: int, hi_us: int, ties: Sequence[tuple[int, int]]
+    ) -> np.ndarray:
         """Generate the initial events with natural small ties plus the given tie groups.
 
         Args:
@@ -192,90 +163,186 @@ class EventStore:
             lo_us: Inclusive lower bound of timestamps (epoch microseconds, second aligned).
             hi_us: Exclusive upper bound; also the latest possible ``created_at``.
             ties: ``(size, timestamp_us)`` groups, taking the first event indexes.
+
+        Returns:
+            Positions of the new events in the store.
         """
-        rows, start = [], self._next_idx
-        for size, ts_us in ties:
-            size = min(size, self._next_idx + n - start)
-            if size > 0:
-                rows.append((start, start + size, ts_us))
-                start += size
-        if rows:
-            self.con.executemany("INSERT INTO _ties VALUES (?, ?, ?)", rows)
+        i = np.arange(self._next_idx, self._next_idx + n, dtype=np.int64)
+        cl = i // 4
         span = max(1, hi_us - lo_us)
+        hc, hg = self._h(cl, 11), self._h(cl, 12)
+        h1, h2 = self._h(i, 13), self._h(i, 14)
         # Clusters of four events share a base time; a third of them sit exactly on it and the
         # cluster granularity (s, ms or us) is floored, which makes many small natural ties.
-        raw = (
-            f"({lo_us}::BIGINT + ((hc % {span})::BIGINT + CASE WHEN h1 % 3 = 0 THEN 0 "
-            f"ELSE (h2 % 20000000)::BIGINT END) % {span})"
+        jitter = np.where(_mod(h1, 3) == 0, 0, _mod(h2, 20_000_000))
+        raw = lo_us + (_mod(hc, span) + jitter) % span
+        gran = np.array([1_000_000, 1000, 1], np.int64)[_mod(hg, 3)]
+        ts = raw - raw % gran
+        start = 0
+        for size, ts_us in ties:
+            size = min(size, n - start)
+            if size > 0:
+                ts[start : start + size] = ts_us
+                start += size
+        late = _mod(h2, 50) == 0
+        lag = np.where(
+            late, 3_600_000_000 + _mod(h1, 259_200_000_000), 50_000 + _mod(h1, 30_000_000)
         )
-        gran = "[1000000, 1000, 1][(hg % 3)::INT + 1]"
-        ts_expr = f"coalesce(tie_us, {raw} - {raw} % {gran})"
-        created = (
-            f"least(ts_us + CASE WHEN h2 % 50 = 0 THEN 3600000000 + (h1 % 259200000000)::BIGINT "
-            f"ELSE 50000 + (h1 % 30000000)::BIGINT END, {hi_us - 1})"
-        )
-        self._insert(n, ts_expr, created)
-        self.con.execute("DELETE FROM _ties").fetchall()
+        created = np.minimum(ts + lag, max(hi_us - 1, int(ts.max(initial=lo_us))))
+        created = np.maximum(created, ts)
+        return self._append(ts, created, created)
 
-    def add(self, n: int, lo_us: int, hi_us: int, created_us: int | None) -> list[str]:
-        """Insert ``n`` events with timestamps uniform in ``[lo_us, hi_us)``.
+    def add(self, n: int, lo_us: int, hi_us: int, created_us: int, inserted_us: int) -> np.ndarray:
+        """Add ``n`` events with timestamps uniform in ``[lo_us, hi_us)``.
 
         Args:
             n: Number of events.
             lo_us: Inclusive lower bound (epoch microseconds).
-            hi_us: Exclusive upper bound; equal to ``lo_us + 1`` for a single tie timestamp.
-            created_us: Ingestion time for all of them; None keeps the generated lag.
+            hi_us: Exclusive upper bound; ``lo_us + 1`` for a single tie timestamp.
+            created_us: Ingestion time (``created_at``) of all of them.
+            inserted_us: ClickHouse insertion time (``inserted_at``) of all of them.
 
         Returns:
-            The new event uuids.
+            Positions of the new events in the store.
         """
-        span = max(1, hi_us - lo_us)
-        ts_expr = f"({lo_us}::BIGINT + (h1 % {span})::BIGINT)"
-        created = f"{created_us}::BIGINT" if created_us is not None else "ts_us + 1000"
-        i0, i1 = self._insert(n, ts_expr, created)
-        rows = self.con.execute(
-            "SELECT uuid FROM events WHERE _idx >= ? AND _idx < ? ORDER BY _idx", [i0, i1]
-        ).fetchall()
-        return [r[0] for r in rows]
+        i = np.arange(self._next_idx, self._next_idx + n, dtype=np.int64)
+        ts = lo_us + _mod(self._h(i, 13), max(1, hi_us - lo_us))
+        return self._append(ts, np.full(n, created_us), np.full(n, inserted_us))
 
+    def add_at(self, stamps_us: Sequence[int], created_us: int) -> np.ndarray:
+        """Add one event at each given timestamp (all ingested at ``created_us``)."""
+        ts = np.array(list(stamps_us), np.int64)
+        return self._append(ts, np.full(len(ts), created_us), np.full(len(ts), created_us))
+
+    # ------------------------------------------------------------------ materialisation
+    def rows(self, positions: np.ndarray) -> EventRows:
+        """Every column of the events at ``positions`` (store order)."""
+        seed_h = self._h
+        i = self._idx[positions]
+        ts, created = self._ts[positions], self._created[positions]
+        cl = i // 4
+        hi, lo = self._uuid_parts(positions)
+        event_code = np.searchsorted(_CUMULATIVE, _mod(seed_h(i, 16), 100), side="right")
+        pidx = _mod(seed_h(cl, 15), len(self._pool))
+        no_session = _mod(seed_h(cl, 19), 100) < 12
+        s_hi, s_lo = _uuid7_parts(
+            (ts // 3_600_000_000) * 3_600_000, _mod(seed_h(cl, 11), 4096), seed_h(cl, 20)
+        )
+        h3, h4, h5, h6 = (
+            _mod(seed_h(x, s), 1 << 40).tolist() for x, s in ((i, 3), (cl, 4), (i, 5), (i, 6))
+        )
+        uuids = [_uuid_text(a, b) for a, b in zip(hi.tolist(), lo.tolist(), strict=True)]
+        events = [_NAMES[min(c, len(_NAMES) - 1)] for c in event_code.tolist()]
+        people = [self._pool[p] for p in pidx.tolist()]
+        sessions = [
+            "" if skip else _uuid_text(a, b)
+            for skip, a, b in zip(no_session.tolist(), s_hi.tolist(), s_lo.tolist(), strict=True)
+        ]
+        props, chains = [], []
+        for k, name in enumerate(events):
+            props.append(_properties(name, people[k][1], sessions[k], h3[k], h4[k], h5[k], h6[k]))
+            chains.append(_chain(h5[k]) if name == "$autocapture" else "")
+        return EventRows(
+            uuid=uuids,
+            event=events,
+            distinct_id=[d for _, d in people],
+            properties=props,
+            timestamp_us=ts.tolist(),
+            created_us=created.tolist(),
+            inserted_us=self._inserted[positions].tolist(),
+            elements_chain=chains,
+            person_id=[p for p, _ in people],
+            session_id=sessions,
+        )
+
+    def _uuid_parts(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        i, ts = self._idx[positions], self._ts[positions]
+        return _uuid7_parts(ts // 1000, _mod(self._h(i, 17), 4096), self._h(i, 18))
+
+    def batches(self, positions: np.ndarray, size: int = 100_000) -> Iterator[EventRows]:
+        """:meth:`rows` in batches of at most ``size`` events."""
+        for start in range(0, len(positions), size):
+            yield self.rows(positions[start : start + size])
+
+    def ordered(self) -> np.ndarray:
+        """Positions in ClickHouse order: timestamp, then uuid (second half first)."""
+        hi, lo = self._uuid_parts(np.arange(len(self._idx)))
+        return np.lexsort((hi, lo, self._ts))
+
+    # ------------------------------------------------------------------ ground truth
     def count(self) -> int:
         """Number of events."""
-        return int(self.con.execute("SELECT count(*) FROM events").fetchone()[0])
+        return len(self._idx)
 
     def ids(self) -> list[str]:
         """Event uuids in ClickHouse order (timestamp, uuid)."""
-        rows = self.con.execute('SELECT uuid FROM events ORDER BY "timestamp", _uuid_key')
-        return [r[0] for r in rows.fetchall()]
+        order = self.ordered()
+        hi, lo = self._uuid_parts(order)
+        return [_uuid_text(a, b) for a, b in zip(hi.tolist(), lo.tolist(), strict=True)]
+
+    def uuids(self, positions: np.ndarray) -> list[str]:
+        """Uuids of the events at ``positions``."""
+        hi, lo = self._uuid_parts(positions)
+        return [_uuid_text(a, b) for a, b in zip(hi.tolist(), lo.tolist(), strict=True)]
 
     def records(self) -> list[dict[str, Any]]:
         """Events as the tap should emit them (UTC datetimes, parsed properties)."""
-        cols = ", ".join(f'"{c}"' for c in QUERY_COLUMNS)
-        rows = self.con.execute(f'SELECT {cols} FROM events ORDER BY "timestamp", _uuid_key')
-        return [_truth_record(row) for row in rows.fetchall()]
+        out: list[dict[str, Any]] = []
+        for rows in self.batches(self.ordered()):
+            out.extend(_truth_records(rows))
+        return out
 
     def bounds(self) -> tuple[datetime | None, datetime | None]:
-        """Smallest and largest event timestamps (naive UTC)."""
-        lo, hi = self.con.execute(
-            'SELECT min("timestamp"), max("timestamp") FROM events'
-        ).fetchone()
-        return lo, hi
-
-    def close(self) -> None:
-        """Close the DuckDB connection."""
-        self.con.close()
+        """Smallest and largest event timestamps (aware UTC)."""
+        if not len(self._ts):
+            return None, None
+        return from_epoch_us(int(self._ts.min())), from_epoch_us(int(self._ts.max()))
 
 
-def _truth_record(row: tuple[Any, ...]) -> dict[str, Any]:
-    uuid, event, distinct_id, props, ts, created, chain, person_id, session_id = row
-    return {
-        "id": uuid,
-        "event": event,
-        "distinct_id": distinct_id,
-        "timestamp": render_utc_fixed(ts),
-        "created_at": render_utc_fixed(created),
-        "properties": json.loads(props),
-        "elements_chain": chain,
-        "person_id": person_id,
-        "session_id": session_id,
-    }
+def _properties(
+    event: str, distinct_id: str, session: str, h3: int, h4: int, h5: int, h6: int
+) -> str:
+    parts = [
+        f'"$browser":"{_BROWSERS[h3 % 5]}"',
+        f'"$os":"{_OSES[h4 % 5]}"',
+        f'"$current_url":"https://example.com/p/{h5 % 60}"',
+        '"$lib":"web"',
+    ]
+    if session:
+        parts.append(f'"$session_id":"{session}"')
+    if event == "purchase":
+        cents = h6 % 100_000
+        parts.append(f'"amount":{cents // 100}.{cents % 100:02d},"currency":"EUR"')
+    elif event == "signed_up":
+        parts.append(f'"plan":"{_PLANS[h6 % 3]}"')
+    elif event == "$feature_flag_called":
+        flag = "true" if h6 % 2 == 0 else "false"
+        parts.append(f'"$feature_flag":"flag-{h6 % 40}","$feature_flag_response":{flag}')
+    elif event == "$exception":
+        message = f'TypeError: "x" is undefined\n  at ünïcode.js:{h6 % 99}'
+        parts.append('"$exception_message":' + json.dumps(message, ensure_ascii=False))
+    elif event == "$identify":
+        parts.append('"$set":{"email":' + json.dumps(distinct_id + "@example.com") + "}")
+    return "{" + ",".join(parts) + "}"
 
+
+def _chain(h5: int) -> str:
+    return (
+        'button.btn.btn-primary:attr__class="btn btn-primary"'
+        f'nth-child="{h5 % 5 + 1}"nth-of-type="1"text="Sign up"'
+    )
+
+
+def _truth_records(rows: EventRows) -> Iterator[dict[str, Any]]:
+    for k in range(len(rows)):
+        yield {
+            "id": rows.uuid[k],
+            "event": rows.event[k],
+            "distinct_id": rows.distinct_id[k],
+            "timestamp": render_utc_fixed(from_epoch_us(rows.timestamp_us[k])),
+            "created_at": render_utc_fixed(from_epoch_us(rows.created_us[k])),
+            "properties": json.loads(rows.properties[k]),
+            "elements_chain": rows.elements_chain[k],
+            "person_id": rows.person_id[k],
+            "session_id": rows.session_id[k],
+        }

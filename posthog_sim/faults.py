@@ -20,6 +20,9 @@ KINDS = (
     "drop_mid_body",
     "slow",
     "query_timeout",
+    "query_timeout_default",
+    "query_too_slow",
+    "query_memory",
 )
 PROFILE_RATES = {"none": 0.0, "light": 0.03, "heavy": 0.20}
 # (kind, weight) mix used by the random profiles; 429 and 503 wait 1 s.
@@ -126,7 +129,7 @@ class FaultInjector:
                 return None
             self._spared.add(fingerprint)
             fault = Fault.parse(self._weighted(choice))
-            if fault.kind == "query_timeout" and "/query" not in path:
+            if fault.kind.startswith("query_") and "/query" not in path:
                 fault = Fault("500", 0.0)
             if fault.kind == "slow":
                 fault = Fault("slow", round(slow, 2))

@@ -39,6 +39,9 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     #: Rows of a HogQL result, for ``GET /_sim/stats`` only (never sent).
     rows: int | None = None
+    #: ClickHouse's rows and bytes read by the query behind the response (never sent).
+    rows_read: int | None = None
+    bytes_read: int | None = None
 
 
 @dataclass
@@ -49,7 +52,8 @@ class RequestRecord:
     check where the key travelled. ``status`` is 0 when the connection was dropped before
     headers. ``auth_source`` says where a personal API key was found. ``time`` is the arrival
     time (``time.time()``), ``duration_s`` the time until the response was ready, ``rows`` the
-    row count of a HogQL result.
+    row count of a HogQL result, ``rows_read``/``bytes_read`` ClickHouse's own statistics of
+    the query it ran (None when no query reached ClickHouse).
     """
 
     method: str
@@ -63,6 +67,8 @@ class RequestRecord:
     time: float = 0.0
     duration_s: float = 0.0
     rows: int | None = None
+    rows_read: int | None = None
+    bytes_read: int | None = None
 
 
 class RequestLog(list[RequestRecord]):
@@ -99,3 +105,11 @@ class RequestLog(list[RequestRecord]):
             for r in self.snapshot()
             if path_part in r.path and (method is None or r.method == method)
         ]
+
+    def clickhouse_read(self, path_part: str = "/query") -> tuple[int, int]:
+        """Sum of ClickHouse's ``(rows_read, bytes_read)`` over the matching records."""
+        records = self.matching(path_part)
+        return (
+            sum(r.rows_read or 0 for r in records),
+            sum(r.bytes_read or 0 for r in records),
+        )

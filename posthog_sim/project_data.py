@@ -137,14 +137,15 @@ class ProjectData:
         )
         sort_recordings(self.recordings)
         self.cohort_members = make_memberships(rng("cohort_members"), self.cohorts, self.persons)
-        self.events = self._make_events(seed if not label else seed + id_offset, shape, anchor, rng)
-
-    def _make_events(
-        self, seed: int, shape: ProjectShape, anchor: datetime, rng: Any
-    ) -> EventStore:
-        events = EventStore(
-            seed, [(p["id"], p["distinct_ids"][0]) for p in self.persons if not p["_hidden"]]
+        self.events = EventStore(
+            seed if not label else seed + id_offset,
+            [(p["id"], p["distinct_ids"][0]) for p in self.persons if not p["_hidden"]],
         )
+        #: Store positions of the generated events (the dataset writes them to ClickHouse).
+        self.initial_events = self._generate_events(shape, anchor, rng)
+
+    def _generate_events(self, shape: ProjectShape, anchor: datetime, rng: Any) -> Any:
+        events = self.events
         lo_us = to_epoch_us(anchor - timedelta(days=shape.events_days))
         hi_us = to_epoch_us(anchor)
         span = hi_us - lo_us
@@ -154,8 +155,7 @@ class ProjectData:
             for size, count in shape.tie_groups
             for _ in range(count)
         ]
-        events.generate(shape.n_events, lo_us, hi_us, ties)
-        return events
+        return events.generate(shape.n_events, lo_us, hi_us, ties)
 
 
 #: Added to the Postgres ids of the second project's rows (PostHog's ids are global).

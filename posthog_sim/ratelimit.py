@@ -11,6 +11,8 @@ from collections.abc import Callable
 # class -> ((requests, window seconds), ...)
 LIMITS: dict[str, tuple[tuple[int, int], ...]] = {
     "query": ((240, 60), (2400, 3600)),
+    # HogQLQueryThrottle, rate "120/hour" (posthog/rate_limit.py)
+    "query_legacy": ((120, 3600),),
     "clickhouse": ((240, 60), (1200, 3600)),
     "default": ((480, 60), (4800, 3600)),
 }

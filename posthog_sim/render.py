@@ -53,11 +53,16 @@ class ApiError(Exception):
             attr,
         )
         self.headers = dict(headers or {})
+        #: ClickHouse statistics of a query that ran before the error (request log only).
+        self.rows_read: int | None = None
+        self.bytes_read: int | None = None
 
     def response(self) -> Response:
         """The error as an HTTP response."""
         body = {"type": self.type, "code": self.code, "detail": self.detail, "attr": self.attr}
-        return json_response(body, self.status, self.headers)
+        response = json_response(body, self.status, self.headers)
+        response.rows_read, response.bytes_read = self.rows_read, self.bytes_read
+        return response
 
     @classmethod
     def validation(cls, detail: str, attr: str | None = None) -> ApiError:

@@ -14,7 +14,6 @@ from .dataset import Dataset
 from .faults import FaultInjector
 from .hooks import Hooks
 from .http_types import Request, Response
-from .query import run_hogql
 from .ratelimit import RateLimiter
 from .render import ApiError, json_response
 
@@ -24,13 +23,13 @@ def _query(ctx: ep.Ctx) -> Response:
         body = json.loads(ctx.request.body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_request", "parse_error", f"JSON parse error - {exc}") from exc
-    project = ctx.data.projects[ctx.project_id or 0]
-    tables = ctx.data.project(ctx.project_id or 0)
-    if tables is None:
+    queries = ctx.data.queries.get(ctx.project_id or 0)
+    if queries is None:
         raise ApiError.validation("This project has no events table in the simulator")
-    result = run_hogql(tables.events, body, tables.tz, project["timezone"])
+    result, rows_read, bytes_read = queries.run(body)
     response = json_response(result)
     response.rows = len(result["results"])
+    response.rows_read, response.bytes_read = rows_read, bytes_read
     return response
 
 
@@ -175,7 +174,11 @@ class App:
                 f'Method "{request.method}" not allowed.',
             )
         if self.limiter is not None:
-            wait = self.limiter.check(endpoint.throttle)
+            throttle = endpoint.throttle
+            if throttle == "query" and self.data.config.legacy_query_rate_limit:
+                # posthog/api/query.py get_throttles: HogQLQueryThrottle for legacy teams
+                throttle = "query_legacy"
+            wait = self.limiter.check(throttle)
             if wait is not None:
                 self.faults.count_rate_limited()
                 raise ApiError.throttled(wait)

@@ -15,16 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from .faults import Fault
 from .http_types import Request, RequestLog, RequestRecord, Response
+from .query_limits import TIME_LIMIT_DETAIL, memory_error, timeout_error, too_slow_error
 from .render import ApiError, gateway_page, json_response
 from .routes import App
 
-QUERY_TIMEOUT_DETAIL = (
-    "This query hit the 10-second time limit for queries run through the API. "
-    "Submit it as an async query to give it more time: "
-    "https://posthog.com/docs/api/queries#asynchronous-queries. "
-    "You can also narrow the date range or the filters so it scans less data: "
-    "https://posthog.com/docs/api/queries#writing-performant-queries"
-)
+QUERY_TIMEOUT_DETAIL = TIME_LIMIT_DETAIL
 
 
 STATS_PATH = "/_sim/stats"
@@ -77,7 +72,13 @@ def fault_response(fault: Fault) -> Response | None:
             {"Retry-After": str(int(fault.arg))},
         )
     if fault.kind == "query_timeout":
-        return ApiError(504, "server_error", "timeout", QUERY_TIMEOUT_DETAIL).response()
+        return timeout_error("time_limit").response()
+    if fault.kind == "query_timeout_default":
+        return timeout_error().response()
+    if fault.kind == "query_too_slow":
+        return too_slow_error().response()
+    if fault.kind == "query_memory":
+        return memory_error(int(fault.arg) if fault.arg else 513).response()
     return None
 
 
@@ -167,6 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
         # Log before sending so a client that saw the response also sees the record.
         record.status = response.status if response is not None else 0
         record.rows = response.rows if response is not None else None
+        if response is not None:
+            record.rows_read, record.bytes_read = response.rows_read, response.bytes_read
         record.duration_s = time.monotonic() - started
         self.server.log.append(record)
         if response is None:

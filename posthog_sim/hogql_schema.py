@@ -1,0 +1,80 @@
+"""The HogQL tables the simulator serves and the type of each field (what the printer needs)."""
+
+from __future__ import annotations
+
+# Field kinds: "datetime" fields are printed through toTimeZone(<field>, <project tz>);
+# "json" fields allow property access (``properties.$browser``).
+EVENTS = {
+    "uuid": "uuid",
+    "event": "string",
+    "properties": "json",
+    "timestamp": "datetime",
+    "distinct_id": "string",
+    "elements_chain": "string",
+    "created_at": "datetime",
+    "person_id": "uuid",
+    "$session_id": "string",
+}
+PERSONS = {
+    "id": "uuid",
+    "created_at": "datetime",
+    "properties": "json",
+    "is_identified": "bool",
+}
+PERSON_DISTINCT_IDS = {"distinct_id": "string", "person_id": "uuid"}
+SESSIONS = {
+    "session_id": "string",
+    "id": "string",
+    "distinct_id": "string",
+    "person_id": "uuid",
+    "session_timestamp": "datetime",
+    "$start_timestamp": "datetime",
+    "$end_timestamp": "datetime",
+    "max_inserted_at": "datetime",
+    "$urls": "array",
+    "$num_uniq_urls": "int",
+    "$entry_current_url": "string",
+    "$entry_pathname": "string",
+    "$entry_hostname": "string",
+    "$end_current_url": "string",
+    "$end_pathname": "string",
+    "$end_hostname": "string",
+    "$exit_current_url": "string",
+    "$exit_pathname": "string",
+    "$entry_referring_domain": "string",
+    "$entry_utm_source": "string",
+    "$entry_utm_campaign": "string",
+    "$entry_utm_medium": "string",
+    "$entry_utm_term": "string",
+    "$entry_utm_content": "string",
+    "$pageview_count": "int",
+    "$autocapture_count": "int",
+    "$screen_count": "int",
+    "$session_duration": "int",
+    "duration": "int",
+    "$is_bounce": "bool",
+    "$channel_type": "string",
+}
+TABLES: dict[str, dict[str, str]] = {
+    "events": EVENTS,
+    "persons": PERSONS,
+    "person_distinct_ids": PERSON_DISTINCT_IDS,
+    "sessions": SESSIONS,
+}
+# What ``SELECT *`` expands to (PostHog expands to the table's non-hidden database fields).
+STAR: dict[str, tuple[str, ...]] = {
+    "events": (
+        "uuid",
+        "event",
+        "properties",
+        "timestamp",
+        "distinct_id",
+        "elements_chain",
+        "created_at",
+        "$session_id",
+        "person_id",
+    ),
+    "persons": ("id", "created_at", "properties", "is_identified"),
+    "person_distinct_ids": ("distinct_id", "person_id"),
+    "sessions": tuple(SESSIONS),
+}
