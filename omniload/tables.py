@@ -70,6 +70,7 @@ TABLES: dict[str, TableSpec] = {
         _spec("groups", None, primary_key=("project_id", "group_type_index", "group_key")),
         _spec("session_recordings", "start_time", primary_key=("project_id", "id")),
         _spec("cohort_people", None, primary_key=("cohort_id", "id")),
+        _spec("sessions", "start_timestamp", primary_key=("project_id", "session_id")),
     )
 }
 

@@ -212,6 +212,36 @@ class Dataset:
             self.tables.insert_events(rows, team_id=project.project_id)
             return rows.uuid
 
+    def grow_session(
+        self, session_id: str, n: int, *, start: datetime, end: datetime,
+        project_id: int | None = None,
+    ) -> list[str]:  # fmt: skip
+        """Add ``n`` events of an existing session, timestamps in ``[start, end)``, ingested now.
+
+        The HogQL ``sessions`` row of the session then ends later and lasts longer (its start
+        stays unless ``start`` is before it), and its ``max_inserted_at`` moves to now.
+        """
+        with self.lock:
+            project = self._tables_of(project_id)
+            now = to_epoch_us(utc_now())
+            positions = project.events.add_in_session(
+                session_id, n, to_epoch_us(start), to_epoch_us(end), now
+            )
+            rows = project.events.rows(positions)
+            self.tables.insert_events(rows, team_id=project.project_id)
+            return rows.uuid
+
+    def hogql_sessions(self, project_id: int | None = None) -> list[dict[str, Any]]:
+        """Rows of HogQL ``sessions`` of a project (every column, datetimes in UTC ISO text)."""
+        pid = project_id or self.project_id
+        with self.lock:
+            result = self.clickhouse.query(
+                f"SELECT * EXCEPT (team_id) FROM {self.clickhouse.name}.sessions "
+                f"WHERE team_id = {int(pid)} ORDER BY session_id "
+                "SETTINGS date_time_output_format = 'iso'"
+            )
+        return [dict(zip(result.names, row, strict=True)) for row in result.rows]
+
     def add_late_events(self, n: int, *, lateness: timedelta) -> list[str]:
         """Insert ``n`` events with timestamp ``now - lateness`` and created_at ``now``."""
         now = utc_now()

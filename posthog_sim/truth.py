@@ -38,13 +38,17 @@ STREAMS = (
     "groups",
     "session_recordings",
     "cohort_people",
+    "sessions",
 )
 #: Fields that identify a record within one project (``id`` when not listed).
 KEYS: dict[str, tuple[str, ...]] = {
     "group_types": ("group_type_index",),
     "groups": ("group_type_index", "group_key"),
     "cohort_people": ("cohort_id", "id"),
+    "sessions": ("session_id",),
 }
+#: HogQL ``sessions`` aliases the tap leaves out (``id`` = session_id, ``duration``).
+_SESSION_ALIASES = ("id", "duration")
 
 
 class Truth:
@@ -64,6 +68,12 @@ class Truth:
         data = self._data
         pid = project_id or data.project_id
         with data.lock:
+            if name == "sessions":
+                # HogQL ``sessions`` as the tap emits it: field names without ``$``
+                return [
+                    {k.lstrip("$"): v for k, v in row.items() if k not in _SESSION_ALIASES}
+                    for row in data.hogql_sessions(pid)
+                ] if data.project(pid) is not None else []  # fmt: skip
             if name == "events":
                 tables = data.project(pid)
                 return tables.events.records() if tables is not None else []

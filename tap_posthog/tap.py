@@ -17,6 +17,7 @@ from tap_posthog.errors import PostHogAPIError
 from tap_posthog.events import EventsStream
 from tap_posthog.http import DEFAULT_LIMITS, RateBudget, RetryPolicy
 from tap_posthog.projects import project_errors
+from tap_posthog.sessions import SessionsStream
 from tap_posthog.timeutil import parse_datetime
 
 STREAM_TYPES = [
@@ -39,6 +40,7 @@ STREAM_TYPES = [
     group_streams.GroupsStream,
     recording_streams.SessionRecordingsStream,
     cohort_people.CohortPeopleStream,
+    SessionsStream,
 ]
 
 

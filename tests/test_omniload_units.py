@@ -113,7 +113,7 @@ def test_table_map() -> None:
         "property_definitions:event", "property_definitions:person",
         "property_definitions:session", "annotations", "projects", "insights", "dashboards",
         "actions", "experiments", "surveys", "group_types", "groups", "session_recordings",
-        "cohort_people",
+        "cohort_people", "sessions",
     }  # fmt: skip
     assert resolve_table("events").strategy == "append"
     assert resolve_table("persons").incremental_key == "last_seen_at"

@@ -167,3 +167,26 @@ def test_second_run_is_incremental_for_both_projects(two_sim, tmp_path):
     for pid in projects:
         assert "date_from" in asked[f"/api/projects/{pid}/insights/"]
     assert_table_exact(sim, "insights", dest_rows(db, "insights"))
+
+
+def test_grown_sessions_replace_their_rows(two_sim, tmp_path):
+    sim, db = two_sim, tmp_path / "sessions.duckdb"
+    projects = (sim.project_id, sim.other_project_id)
+    run_both(sim, "sessions", db, _both(sim))
+    before = {(r["project_id"], r["session_id"]): r for r in dest_rows(db, "sessions")}
+    grown = []
+    for pid in projects:
+        newest = max(sim.truth.records("sessions", pid), key=lambda r: r["start_timestamp"])
+        end = datetime.fromisoformat(newest["end_timestamp"].replace("Z", "+00:00"))
+        sim.data.grow_session(newest["session_id"], 4, start=end + timedelta(seconds=30),
+                              end=end + timedelta(minutes=5), project_id=pid)  # fmt: skip
+        grown.append((pid, newest["session_id"]))
+    messages = run_both(sim, "sessions", db, _both(sim))
+    assert messages[-1]["rows"] < len(before) // 2
+    rows = dest_rows(db, "sessions")
+    assert_table_exact(sim, "sessions", rows)
+    after = {(r["project_id"], r["session_id"]): r for r in rows}
+    for key in grown:
+        assert after[key]["end_timestamp"] > before[key]["end_timestamp"]
+        assert after[key]["max_inserted_at"] > before[key]["max_inserted_at"]
+        assert after[key]["session_duration"] > before[key]["session_duration"]
