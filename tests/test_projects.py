@@ -209,3 +209,26 @@ def test_project_settings_errors(sim, extra, message):
     assert run.returncode == 1
     assert run.last_stderr_line.startswith("tap-posthog: invalid config")
     assert message in run.last_stderr_line
+
+
+def test_interrupted_run_resumes_each_project_from_its_own_cursor(sim):
+    config = {**two_project_config(sim), "events_page_size": 1000}
+    projects = (sim.project_id, sim.other_project_id)
+    # stopped in the first project's second page: a checkpoint holds its cursor
+    first = run_tap(config, streams=["events"], stop_after_records=1500)
+    assert first.returncode != 0
+    saved = first.state
+    assert saved is not None
+    part = _events_partitions(first)[sim.project_id]
+    assert part["run"]["after_ts"]
+    second = run_tap(config, streams=["events"], state=saved)
+    assert second.returncode == 0, second.stderr[-2000:]
+    seen = first.records_before_state[-1]
+    emitted = first.records["events"][:seen] + second.records["events"]
+    for pid in projects:
+        ids = [key_of("events", r) for r in emitted if r["project_id"] == pid]
+        assert set(ids) == set(sim.truth.ids("events", pid))
+    resumed = [r for r in second.records["events"] if r["project_id"] == sim.project_id]
+    assert len(resumed) < len(sim.truth.ids("events")), "the first project resumed, not restarted"
+    for pid in projects:
+        assert "run" not in _events_partitions(second)[pid]

@@ -49,6 +49,7 @@ SCRIPTED: dict[str, list[str]] = {
     "groups": ["drop_mid_body"],
     "session_recordings": ["slow:1"],
     "cohort_people": ["500"],
+    "sessions": ["500"],
 }
 #: Request paths that differ from the table's name.
 _PATHS = {"group_types": "/groups_types/$", "cohort_people": "/cohorts/[0-9]+/persons/$"}
@@ -60,7 +61,7 @@ def fault_path(table: str) -> str:
     """Regex of the request path a table's stream reads."""
     if table == "projects":
         return r"^/api/projects/$"
-    if table == "events":
+    if table in ("events", "sessions"):
         return r"/query/$"
     if table in _PATHS:
         return _PATHS[table]
