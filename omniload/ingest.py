@@ -70,8 +70,9 @@ class Plan:
 
     @property
     def source_key(self) -> str:
-        """State key: host, project and table; never the API key."""
-        return f"posthog://{self.source.host}/{self.source.project_id}/{self.table.name}"
+        """State key: host, projects (sorted, so their order does not matter) and table."""
+        projects = ",".join(sorted(self.source.project_ids, key=int))
+        return f"posthog://{self.source.host}/{projects}/{self.table.name}"
 
     @property
     def use_saved_state(self) -> bool:
@@ -206,12 +207,14 @@ def bookmark_of(state: dict | None, stream: str) -> str | None:
 
 
 def _tap_config(plan: Plan) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "project_id": plan.source.project_id,
-        "base_url": plan.source.base_url,
-        # Whole-read streams announce a complete read (deletions.py); events ignore it.
-        "emit_activate_version_messages": True,
-    }
+    ids = plan.source.project_ids
+    config: dict[str, Any] = {"base_url": plan.source.base_url}
+    if len(ids) == 1:
+        config["project_id"] = ids[0]  # one project: the tap's unpartitioned state
+    else:
+        config["project_ids"] = [int(pid) for pid in ids]
+    # Whole-read streams announce a complete read (deletions.py); events ignore it.
+    config["emit_activate_version_messages"] = True
     if plan.table.stream == "events":
         if plan.interval.start is not None:
             config["start_date"] = iso_utc(plan.interval.start)

@@ -34,8 +34,13 @@ class SourceURI:
     """A parsed ``posthog://`` URI."""
 
     api_key: str
-    project_id: str
+    project_ids: tuple[str, ...]
     base_url: str
+
+    @property
+    def project_id(self) -> str:
+        """The project ids joined by commas (one id alone for a one-project source)."""
+        return ",".join(self.project_ids)
 
     @property
     def host(self) -> str:
@@ -44,7 +49,7 @@ class SourceURI:
 
     def redacted(self) -> str:
         """The URI as shown to users: ``personal_api_key=***``."""
-        text = f"posthog://?personal_api_key=***&project_id={quote(self.project_id)}"
+        text = f"posthog://?personal_api_key=***&project_id={quote(self.project_id, safe=',')}"
         if self.base_url != DEFAULT_BASE_URL:
             text += f"&base_url={self.base_url}"
         return text
@@ -90,6 +95,8 @@ def _base_url(value: str | None) -> str:
 def parse_source_uri(uri: str, env_key: str | None = None) -> SourceURI:
     """Parse ``posthog://?personal_api_key=...&project_id=...[&base_url=...]``.
 
+    ``project_id`` may list several projects: ``project_id=1,2`` or repeated.
+
     Args:
         uri: The ``--source-uri`` value.
         env_key: Key from ``POSTHOG_PERSONAL_API_KEY``, used when the URI has none.
@@ -131,12 +138,22 @@ def parse_source_uri(uri: str, env_key: str | None = None) -> SourceURI:
         )
     if not key:
         raise UsageError("the PostHog personal API key is empty")
-    project_id = _single(params, "project_id")
-    if project_id is None:
+    project_ids = _project_ids(params.get("project_id"))
+    return SourceURI(key, project_ids, _base_url(_single(params, "base_url")))
+
+
+def _project_ids(values: list[str] | None) -> tuple[str, ...]:
+    """``project_id=1,2`` or ``project_id=1&project_id=2`` (or both): ids in the order given."""
+    if not values:
         raise UsageError("source URI: project_id is required, e.g. project_id=12345")
-    if not project_id.isdigit():
-        raise UsageError(f"source URI: project_id must be a number, got {project_id!r}")
-    return SourceURI(key, project_id, _base_url(_single(params, "base_url")))
+    ids = [part.strip() for value in values for part in value.split(",")]
+    for pid in ids:
+        if not pid.isdigit():
+            raise UsageError(f"source URI: project_id must be a number, got {pid!r}")
+    repeated = sorted({pid for pid in ids if ids.count(pid) > 1}, key=int)
+    if repeated:
+        raise UsageError(f"source URI: project_id {', '.join(repeated)} is given more than once")
+    return tuple(ids)
 
 
 def parse_dest_uri(uri: str) -> Path:

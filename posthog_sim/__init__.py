@@ -9,7 +9,9 @@ Usage::
         sim.keys.valid / .missing_scope / .other_project / .project_scoped  # API keys
         sim.other_project_id, sim.forbidden_project_id
         sim.truth.ids("events"), sim.truth.records("persons") # ground truth per stream
+        sim.truth.records("groups", sim.other_project_id)     # ... of the second project
         sim.data.add_events(10, start=a, end=b)               # mutations (thread-safe)
+        sim.data.add_events(3, start=a, end=b, project_id=sim.other_project_id)
         sim.faults.script(r"/query/", ["429:2", "500"])      # scripted faults
         sim.faults.profile = "heavy"                           # seeded random faults
         sim.hooks.before_page("persons", callback)            # callback(n) before page n

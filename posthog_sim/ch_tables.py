@@ -90,9 +90,9 @@ _PDI_VIEW = """
 CREATE VIEW {db}.person_distinct_ids AS
 SELECT distinct_id,
        argMax(person_id, version) AS person_id,
-       argMax(team_id, version) AS team_id
+       team_id
 FROM {db}.raw_person_distinct_ids
-GROUP BY distinct_id
+GROUP BY team_id, distinct_id
 HAVING argMax(is_deleted, version) = 0
 """
 _URL = "JSONExtractString(properties, '$current_url')"
@@ -101,7 +101,7 @@ CREATE VIEW {{db}}.sessions AS
 SELECT
     `$session_id` AS session_id,
     `$session_id` AS id,
-    any(team_id) AS team_id,
+    team_id,
     argMin(distinct_id, timestamp) AS distinct_id,
     argMin(person_id, timestamp) AS person_id,
     UUIDv7ToDateTime(toUUID(`$session_id`), 'UTC') AS session_timestamp,
@@ -136,7 +136,7 @@ SELECT
        'Direct', 'Referral') AS `$channel_type`
 FROM {{db}}.events
 WHERE `$session_id` != ''
-GROUP BY `$session_id`
+GROUP BY team_id, `$session_id`
 """
 _EVENT_INSERT = (
     "SELECT toUUID(uuid), event, properties, fromUnixTimestamp64Micro(ts, 'UTC'), "
@@ -154,8 +154,8 @@ class Tables:
         for ddl in (_EVENTS, _PERSONS_RAW, _PDI_RAW, _PERSONS_VIEW, _PDI_VIEW, _SESSIONS_VIEW):
             db.execute(ddl.format(db=db.name, granularity=granularity))
 
-    def insert_events(self, rows: EventRows) -> None:
-        """Insert materialised events."""
+    def insert_events(self, rows: EventRows, *, team_id: int | None = None) -> None:
+        """Insert materialised events (of ``team_id``, by default the main project)."""
         if not len(rows):
             return
         data = pa.table(
@@ -172,10 +172,18 @@ class Tables:
                 "inserted": pa.array(rows.inserted_us, pa.int64()),
             }
         )
-        self.db.insert_arrow("events", _EVENT_INSERT.format(team=self.team_id), data)
+        team = self.team_id if team_id is None else team_id
+        self.db.insert_arrow("events", _EVENT_INSERT.format(team=team), data)
 
-    def write_persons(self, persons: Iterable[dict[str, Any]], *, deleted: bool = False) -> None:
+    def write_persons(
+        self,
+        persons: Iterable[dict[str, Any]],
+        *,
+        deleted: bool = False,
+        team_id: int | None = None,
+    ) -> None:
         """Write one version row per person (its current ``_version``), or a deletion row."""
+        team = self.team_id if team_id is None else team_id
         rows = list(persons)
         if not rows:
             return
@@ -199,14 +207,19 @@ class Tables:
         self.db.insert_arrow(
             "raw_persons",
             "SELECT toUUID(id), fromUnixTimestamp64Milli(created_ms, 'UTC'), "
-            f"{self.team_id}, properties, is_identified, is_deleted, version",
+            f"{team}, properties, is_identified, is_deleted, version",
             data,
         )
 
     def write_distinct_ids(
-        self, rows: Iterable[tuple[str, str, int]], *, deleted: bool = False
+        self,
+        rows: Iterable[tuple[str, str, int]],
+        *,
+        deleted: bool = False,
+        team_id: int | None = None,
     ) -> None:
         """Write ``(distinct_id, person_id, version)`` rows (or their deletion rows)."""
+        team = self.team_id if team_id is None else team_id
         items = list(rows)
         if not items:
             return
@@ -219,6 +232,6 @@ class Tables:
         )
         self.db.insert_arrow(
             "raw_person_distinct_ids",
-            f"SELECT {self.team_id}, distinct_id, toUUID(person_id), {int(deleted)}, version",
+            f"SELECT {team}, distinct_id, toUUID(person_id), {int(deleted)}, version",
             data,
         )

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import catalog, product, removal, shapes
+from . import catalog, product, removal
 from .ch_tables import Tables
 from .clickhouse import Database
-from .cohort_members import make_memberships
 from .config import SimConfig
-from .events import EventStore
-from .groups import make_group_types, make_groups, sort_groups
+from .groups import sort_groups
 from .ids import derived_token, uuid4_like
-from .people import change_properties, generate_persons, new_person, person_sort_key
+from .people import change_properties, new_person, person_sort_key
+from .project_data import OTHER_ID_OFFSET, ProjectData, main_shape, other_shape
 from .query import QueryService
 from .recordings import grow, make_recordings, sort_recordings
 from .times import to_epoch_us, to_utc, utc_now
@@ -80,109 +78,83 @@ class Dataset:
         #: Hard-deleted rows per stream, kept so that ``restore_row`` can put them back.
         self.removed: dict[str, dict[Any, dict[str, Any]]] = {}
         self.users = catalog.make_users(random.Random(f"{seed}:users"))
-        self._generate_tables(config)
-        self.events = EventStore(
-            seed, [(p["id"], p["distinct_ids"][0]) for p in self.persons if not p["_hidden"]]
+        main = ProjectData(
+            self.project_id,
+            main_shape(config),
+            seed=seed,
+            label="",
+            anchor=self.anchor,
+            users=self.users,
+            tz=config.main_project_timezone,
         )
-        self.clickhouse = Database()
-        self.tables = Tables(self.clickhouse, self.project_id, config.events_index_granularity)
-        self.queries = QueryService(
-            self.clickhouse, self.project_id, config.main_project_timezone, config
+        other = ProjectData(
+            self.other_project_id,
+            other_shape(config),
+            seed=seed,
+            label="other:",
+            anchor=self.anchor,
+            users=self.users,
+            tz="UTC",
+            id_offset=OTHER_ID_OFFSET,
         )
-        self._write_persons(self.persons)
-        lo_us = to_epoch_us(self.anchor - timedelta(days=config.events_days))
-        hi_us = to_epoch_us(self.anchor)
-        span = hi_us - lo_us
-        tie_rng = random.Random(f"{seed}:ties")
-        ties = [
-            (size, lo_us + tie_rng.randrange(span // 10, max(span // 10 + 1, span * 9 // 10)))
-            for size, count in config.tie_groups
-            for _ in range(count)
-        ]
-        import numpy as np
-
-        if config.event_shape == "uniform":
-            positions = self.events.generate(config.n_events, lo_us, hi_us, ties)
-        else:
-            # Each segment uniform in its span, ingested at the anchor (posthog_sim.shapes).
-            shaped = shapes.segments(config.event_shape, config.n_events, hi_us)
-            positions = np.concatenate(
-                [self.events.add(n, lo, hi, hi_us - 1, hi_us - 1) for n, lo, hi in shaped]
-            )
-        if config.extreme_event_times:
-            extreme = self.events.add_at(_EXTREME_STAMPS_US, hi_us - 1)
-            positions = list(positions) + list(extreme)
-
-        for rows in self.events.batches(np.asarray(positions, dtype=np.int64)):
-            self.tables.insert_events(rows)
-
-    def _generate_tables(self, config: SimConfig) -> None:
-        seed, anchor, users = config.seed, self.anchor, self.users
-
-        def rng(label: str) -> random.Random:
-            return random.Random(f"{seed}:{label}")
-
-        self.persons = generate_persons(
-            rng("persons"),
-            config.n_persons,
-            config.persons_hidden_ratio,
-            config.persons_hidden_block,
-            anchor,
-            config.events_days,
-        )
-        self.flags = catalog.make_flags(rng("flags"), config.n_flags, anchor, users)
-        self.cohorts = catalog.make_cohorts(rng("cohorts"), config.n_cohorts, anchor, users)
-        self.event_definitions = catalog.make_event_definitions(
-            rng("event_definitions"), config.n_event_definitions, anchor, users
-        )
-        self.property_definitions = {
-            kind: catalog.make_property_definitions(rng(f"props:{kind}"), kind, n, anchor)
-            for kind, n in (
-                ("event", config.n_event_properties),
-                ("person", config.n_person_properties),
-                ("session", config.n_session_properties),
-            )
-        }
+        #: Every project with tables, by id (the forbidden project has none).
+        self.by_project = {main.project_id: main, other.project_id: other}
+        # The main project's tables, under the names the mutations and older tests use.
+        self.persons, self.flags, self.cohorts = main.persons, main.flags, main.cohorts
+        self.event_definitions = main.event_definitions
+        self.property_definitions = main.property_definitions
+        self.dashboards, self.insights, self.actions = main.dashboards, main.insights, main.actions
+        self.experiments, self.surveys = main.experiments, main.surveys
+        self.group_types, self.groups = main.group_types, main.groups
+        self.recordings, self.cohort_members = main.recordings, main.cohort_members
+        self.events = main.events
         self.annotations = {
             self.project_id: catalog.make_annotations(
-                rng("annotations"), config.n_annotations, anchor, users, 1, 0.2
+                random.Random(f"{seed}:annotations"), config.n_annotations, self.anchor,
+                self.users, 1, 0.2,
             ),
             self.other_project_id: catalog.make_annotations(
-                rng("annotations:other"),
+                random.Random(f"{seed}:annotations:other"),
                 max(5, config.n_annotations // 3),
-                anchor,
-                users,
+                self.anchor,
+                self.users,
                 config.n_annotations + 1,
                 0.4,
             ),
         }
+        self._fill_clickhouse(config)
 
-        self._generate_product_tables(config, rng)
+    def _fill_clickhouse(self, config: SimConfig) -> None:
+        """One ClickHouse database for both projects (rows carry ``team_id``), as PostHog's."""
+        self.clickhouse = Database()
+        self.tables = Tables(self.clickhouse, self.project_id, config.events_index_granularity)
+        #: HogQL per project (PostHog's printer adds ``team_id = N`` to every table).
+        self.queries = {
+            pid: QueryService(self.clickhouse, pid, self.projects[pid]["timezone"], config)
+            for pid in self.by_project
+        }
+        import numpy as np
 
-    def _generate_product_tables(
-        self, config: SimConfig, rng: Callable[[str], random.Random]
-    ) -> None:
-        anchor, users = self.anchor, self.users
-        self.dashboards = product.make_dashboards(
-            rng("dashboards"), config.n_dashboards, anchor, users
-        )
-        self.insights = product.make_insights(
-            rng("insights"), config.n_insights, anchor, users, [d["id"] for d in self.dashboards]
-        )
-        self.actions = product.make_actions(rng("actions"), config.n_actions, anchor, users)
-        for row in (*self.dashboards, *self.actions):
-            row["team_id"] = self.project_id
-        self.experiments = product.make_experiments(
-            rng("experiments"), config.n_experiments, anchor, users, self.flags
-        )
-        self.surveys = product.make_surveys(rng("surveys"), config.n_surveys, anchor, users)
-        self.group_types = make_group_types(rng("group_types"), anchor)
-        self.groups = make_groups(rng("groups"), config.n_groups, anchor)
-        self.recordings = make_recordings(
-            rng("recordings"), config.n_recordings, anchor, self.persons
-        )
-        sort_recordings(self.recordings)
-        self.cohort_members = make_memberships(rng("cohort_members"), self.cohorts, self.persons)
+        for pid, project in self.by_project.items():
+            self._write_persons(project.persons, team_id=pid)
+            positions = list(project.initial_events)
+            if config.extreme_event_times and pid == self.project_id:
+                hi_us = to_epoch_us(self.anchor)
+                positions += list(project.events.add_at(_EXTREME_STAMPS_US, hi_us - 1))
+            for rows in project.events.batches(np.asarray(positions, dtype=np.int64)):
+                self.tables.insert_events(rows, team_id=pid)
+
+    def project(self, project_id: int) -> ProjectData | None:
+        """The tables of ``project_id`` (None for a project without data)."""
+        return self.by_project.get(project_id)
+
+    def tz_of(self, project_id: int | None) -> ZoneInfo:
+        """The timezone of ``project_id`` (the main project's when it has no tables)."""
+        tables = self.by_project.get(project_id or self.project_id)
+        return tables.tz if tables is not None else self.tz
+
+    def _tables_of(self, project_id: int | None) -> ProjectData:
+        return self.by_project[project_id or self.project_id]
 
     @staticmethod
     def _project(rng: random.Random, pid: int, name: str, tz: str, org: str) -> dict[str, Any]:
@@ -211,6 +183,7 @@ class Dataset:
         end: datetime | None = None,
         created_at: datetime | None = None,
         tie_timestamp: datetime | None = None,
+        project_id: int | None = None,
     ) -> list[str]:
         """Insert ``n`` events with timestamps in ``[start, end)`` (or all at ``tie_timestamp``).
 
@@ -220,6 +193,7 @@ class Dataset:
             end: Exclusive upper timestamp bound (not needed with ``tie_timestamp``).
             created_at: Ingestion time; defaults to now.
             tie_timestamp: When given, every new event gets exactly this timestamp.
+            project_id: The project (default: the main one).
 
         Returns:
             The new event uuids.
@@ -235,10 +209,42 @@ class Dataset:
             if hi <= lo:
                 raise ValueError("end must be after start")
         with self.lock:
-            positions = self.events.add(n, lo, hi, to_epoch_us(created), to_epoch_us(utc_now()))
-            rows = self.events.rows(positions)
-            self.tables.insert_events(rows)
+            project = self._tables_of(project_id)
+            inserted = to_epoch_us(utc_now())
+            positions = project.events.add(n, lo, hi, to_epoch_us(created), inserted)
+            rows = project.events.rows(positions)
+            self.tables.insert_events(rows, team_id=project.project_id)
             return rows.uuid
+
+    def grow_session(
+        self, session_id: str, n: int, *, start: datetime, end: datetime,
+        project_id: int | None = None,
+    ) -> list[str]:  # fmt: skip
+        """Add ``n`` events of an existing session, timestamps in ``[start, end)``, ingested now.
+
+        The HogQL ``sessions`` row of the session then ends later and lasts longer (its start
+        stays unless ``start`` is before it), and its ``max_inserted_at`` moves to now.
+        """
+        with self.lock:
+            project = self._tables_of(project_id)
+            now = to_epoch_us(utc_now())
+            positions = project.events.add_in_session(
+                session_id, n, to_epoch_us(start), to_epoch_us(end), now
+            )
+            rows = project.events.rows(positions)
+            self.tables.insert_events(rows, team_id=project.project_id)
+            return rows.uuid
+
+    def hogql_sessions(self, project_id: int | None = None) -> list[dict[str, Any]]:
+        """Rows of HogQL ``sessions`` of a project (every column, datetimes in UTC ISO text)."""
+        pid = project_id or self.project_id
+        with self.lock:
+            result = self.clickhouse.query(
+                f"SELECT * EXCEPT (team_id) FROM {self.clickhouse.name}.sessions "
+                f"WHERE team_id = {int(pid)} ORDER BY session_id "
+                "SETTINGS date_time_output_format = 'iso'"
+            )
+        return [dict(zip(result.names, row, strict=True)) for row in result.rows]
 
     def add_late_events(self, n: int, *, lateness: timedelta) -> list[str]:
         """Insert ``n`` events with timestamp ``now - lateness`` and created_at ``now``."""
@@ -306,14 +312,17 @@ class Dataset:
             self.tables.write_distinct_ids(rows)
             self.tables.write_persons([gone], deleted=True)
 
-    def _write_persons(self, persons: list[dict[str, Any]]) -> None:
+    def _write_persons(self, persons: list[dict[str, Any]], team_id: int | None = None) -> None:
         for person in persons:
             person.setdefault("_version", 0)
-        self.tables.write_persons(persons)
+        self.tables.write_persons(persons, team_id=team_id)
         self.tables.write_distinct_ids(
-            (d, p["id"], p.get("_pdi_versions", {}).get(d, 0))
-            for p in persons
-            for d in p["distinct_ids"]
+            (
+                (d, p["id"], p.get("_pdi_versions", {}).get(d, 0))
+                for p in persons
+                for d in p["distinct_ids"]
+            ),
+            team_id=team_id,
         )
 
     def write_distinct_id(
@@ -354,22 +363,26 @@ class Dataset:
         self.tables.write_distinct_ids(rows, deleted=True)
 
     # ------------------------------------------------------------------ HogQL-table truth
-    def hogql_persons(self) -> list[dict[str, Any]]:
+    def _persons_of(self, project_id: int | None) -> list[dict[str, Any]]:
+        project = self.by_project.get(project_id or self.project_id)
+        return project.persons if project is not None else []
+
+    def hogql_persons(self, project_id: int | None = None) -> list[dict[str, Any]]:
         """Rows of HogQL ``persons`` (from the dataset, not ClickHouse), ordered by id.
 
         Every person ClickHouse has and has not deleted: visible persons and the ghosts behind
-        hidden REST rows, but not deleted or merged-away persons.
+        hidden REST rows, but not deleted or merged-away persons (default: the main project).
         """
         with self.lock:
-            rows = [p for p in self.persons if not p.get("_deleted")]
+            rows = [p for p in self._persons_of(project_id) if not p.get("_deleted")]
             return sorted(rows, key=lambda p: p["id"])
 
-    def hogql_person_distinct_ids(self) -> list[tuple[str, str]]:
+    def hogql_person_distinct_ids(self, project_id: int | None = None) -> list[tuple[str, str]]:
         """Rows of HogQL ``person_distinct_ids``: ``(distinct_id, person_id)``, by distinct id."""
         with self.lock:
             pairs = [
                 (d, p["id"])
-                for p in self.persons
+                for p in self._persons_of(project_id)
                 if not p.get("_deleted")
                 for d in p["distinct_ids"]
             ]
@@ -432,10 +445,13 @@ class Dataset:
             self.annotations[pid].append(row)
             return new_id
 
-    def touch_insight(self, insight_id: int, name: str = "Renamed insight") -> None:
+    def touch_insight(
+        self, insight_id: int, name: str = "Renamed insight", *, project_id: int | None = None
+    ) -> None:
         """Rename an insight now (moves ``last_modified_at``)."""
         with self.lock:
-            product.touch_insight(self._find(self.insights, insight_id, "insight"), utc_now(), name)
+            rows = self._tables_of(project_id).insights
+            product.touch_insight(self._find(rows, insight_id, "insight"), utc_now(), name)
 
     def set_insight_deleted(self, insight_id: int, deleted: bool = True) -> None:
         """Soft-delete (or restore) an insight."""
@@ -457,10 +473,13 @@ class Dataset:
             )
             sort_groups(rows)
 
-    def grow_recording(self, recording_id: str, seconds: int = 120) -> None:
+    def grow_recording(
+        self, recording_id: str, seconds: int = 120, *, project_id: int | None = None
+    ) -> None:
         """An ongoing recording gets longer (start_time stays)."""
         with self.lock:
-            grow(self._find(self.recordings, recording_id, "recording"), seconds)
+            rows = self._tables_of(project_id).recordings
+            grow(self._find(rows, recording_id, "recording"), seconds)
 
     def add_recording(self, start: datetime) -> str:
         """Create a recording that started at ``start``; returns its id."""

@@ -138,6 +138,8 @@ class EventStore:
         self._created = np.zeros(0, np.int64)
         self._inserted = np.zeros(0, np.int64)
         self._next_idx = 0
+        #: Events added to an existing session: store position -> ``$session_id``.
+        self._session_of: dict[int, str] = {}
 
     # ------------------------------------------------------------------ generation
     def _h(self, x: np.ndarray, salt: int) -> np.ndarray:
@@ -209,6 +211,15 @@ class EventStore:
         ts = lo_us + _mod(self._h(i, 13), max(1, hi_us - lo_us))
         return self._append(ts, np.full(n, created_us), np.full(n, inserted_us))
 
+    def add_in_session(
+        self, session_id: str, n: int, lo_us: int, hi_us: int, now_us: int
+    ) -> np.ndarray:
+        """Add ``n`` events of ``session_id`` (a session that grows), ingested at ``now_us``."""
+        positions = self.add(n, lo_us, hi_us, now_us, now_us)
+        for position in positions.tolist():
+            self._session_of[position] = session_id
+        return positions
+
     def add_at(self, stamps_us: Sequence[int], created_us: int) -> np.ndarray:
         """Add one event at each given timestamp (all ingested at ``created_us``)."""
         ts = np.array(list(stamps_us), np.int64)
@@ -238,6 +249,10 @@ class EventStore:
             "" if skip else _uuid_text(a, b)
             for skip, a, b in zip(no_session.tolist(), s_hi.tolist(), s_lo.tolist(), strict=True)
         ]
+        if self._session_of:
+            for k, position in enumerate(np.asarray(positions).tolist()):
+                if position in self._session_of:
+                    sessions[k] = self._session_of[position]
         props, chains = [], []
         for k, name in enumerate(events):
             props.append(_properties(name, people[k][1], sessions[k], h3[k], h4[k], h5[k], h6[k]))

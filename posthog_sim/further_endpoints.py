@@ -133,7 +133,7 @@ def list_session_recordings(ctx: Ctx) -> Response:
         if text is None or text == "all":
             bounds.append(None)
             continue
-        parsed = fv.relative_or_iso(text, ctx.data.tz)
+        parsed = fv.relative_or_iso(text, ctx.data.tz_of(ctx.project_id))
         if parsed is None:
             raise ApiError.validation(f"Invalid date: {text}", attr=name)
         bounds.append(parsed)

@@ -11,6 +11,7 @@ from typing import Any
 
 from .dataset import Dataset
 from .people import person_sort_key
+from .project_data import ProjectData
 from .recordings import RETENTION_DAYS
 from .render import ApiError
 from .times import parse_datetime, utc_now
@@ -27,8 +28,8 @@ ACTION_ORDERINGS = frozenset(
 )
 
 
-def _mine(data: Dataset, project_id: int) -> bool:
-    return project_id == data.project_id
+def _tables(data: Dataset, project_id: int) -> ProjectData | None:
+    return data.project(project_id)
 
 
 def _sorted_desc(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -58,13 +59,14 @@ def insight_rows(
     (products/product_analytics/backend/api/insight.py ``_filter_request``,
     ``order_queryset``).
     """
-    if not _mine(data, project_id):
+    t = _tables(data, project_id)
+    if t is None:
         return []
-    rows = [r for r in data.insights if not r["deleted"]]
+    rows = [r for r in t.insights if not r["deleted"]]
     for param, keep in (("date_from", lambda a, b: a > b), ("date_to", lambda a, b: a < b)):
         values = query.get(param)
         if values and values[-1]:
-            bound = relative_or_iso(values[-1], data.tz)
+            bound = relative_or_iso(values[-1], t.tz)
             if bound is None:
                 raise ApiError.validation(f"Invalid date: {values[-1]}", attr=param)
             rows = [r for r in rows if keep(r["last_modified_at"], bound)]
@@ -84,9 +86,10 @@ def dashboard_rows(data: Dataset, project_id: int, mode: str | None) -> list[dic
     deleted hidden; unlisted hidden unless ``creation_mode`` is given (then only that mode);
     order ``-pinned, name`` (posthog/api/dashboards/dashboard.py).
     """
-    if not _mine(data, project_id):
+    t = _tables(data, project_id)
+    if t is None:
         return []
-    rows = [r for r in data.dashboards if not r["deleted"]]
+    rows = [r for r in t.dashboards if not r["deleted"]]
     if mode is None:
         rows = [r for r in rows if r["creation_mode"] != "unlisted"]
     else:
@@ -100,9 +103,10 @@ def action_rows(data: Dataset, project_id: int, orderings: Sequence[str]) -> lis
     deleted hidden; order ``-last_calculated_at`` (NULLs first), ``name``; ``ordering`` in
     name/created_at/pinned_at with a name tiebreak (products/actions/backend/api/action.py).
     """
-    if not _mine(data, project_id):
+    t = _tables(data, project_id)
+    if t is None:
         return []
-    rows = [r for r in data.actions if not r["deleted"]]
+    rows = [r for r in t.actions if not r["deleted"]]
     valid = [o for o in orderings if o in ACTION_ORDERINGS]
     if valid:
         rows.sort(key=lambda r: r["name"])
@@ -129,10 +133,11 @@ def experiment_rows(
     """
     if order and order not in EXPERIMENT_ORDERS:
         raise ApiError.validation(f"Invalid order field: '{order}'")
-    if not _mine(data, project_id):
+    t = _tables(data, project_id)
+    if t is None:
         return []
     wanted = archived is not None and archived.lower() == "true"
-    rows = [r for r in data.experiments if not r["deleted"] and r["archived"] == wanted]
+    rows = [r for r in t.experiments if not r["deleted"] and r["archived"] == wanted]
     if order:
         field = order.lstrip("-")
         return sorted(rows, key=lambda r: (r[field] is None, str(r[field]), r["id"]),
@@ -146,9 +151,10 @@ def survey_rows(data: Dataset, project_id: int, archived: str | None) -> list[di
     product-tour surveys excluded; ``archived`` filter only when given; order ``-created_at``
     (products/surveys/backend/api/survey.py).
     """
-    if not _mine(data, project_id):
+    t = _tables(data, project_id)
+    if t is None:
         return []
-    rows = [r for r in data.surveys if not r["_product_tour"]]
+    rows = [r for r in t.surveys if not r["_product_tour"]]
     if archived is not None:
         wanted = archived.lower() in ("true", "1")
         rows = [r for r in rows if r["archived"] == wanted]
@@ -157,12 +163,14 @@ def survey_rows(data: Dataset, project_id: int, archived: str | None) -> list[di
 
 def group_type_rows(data: Dataset, project_id: int) -> list[dict[str, Any]]:
     """``GroupsTypesViewSet.list`` (ee/clickhouse/views/groups.py), by group_type_index."""
-    return list(data.group_types) if _mine(data, project_id) else []
+    t = _tables(data, project_id)
+    return list(t.group_types) if t is not None else []
 
 
 def group_rows(data: Dataset, project_id: int, index: int) -> list[dict[str, Any]]:
     """Groups of one type, ``created_at DESC, group_key DESC`` (posthog/models/group/util.py)."""
-    return list(data.groups.get(index, [])) if _mine(data, project_id) else []
+    t = _tables(data, project_id)
+    return list(t.groups.get(index, [])) if t is not None else []
 
 
 def recording_rows(
@@ -173,10 +181,11 @@ def recording_rows(
     inside the retention floor, ``start_time DESC``
     (posthog/session_recordings/queries/session_recording_list_from_query.py).
     """
-    if not _mine(data, project_id):
+    t = _tables(data, project_id)
+    if t is None:
         return []
     floor = utc_now() - timedelta(days=RETENTION_DAYS)
-    rows = [r for r in data.recordings if r["start_time"] >= floor]
+    rows = [r for r in t.recordings if r["start_time"] >= floor]
     if lo is not None:
         rows = [r for r in rows if r["start_time"] >= lo]
     if hi is not None:
@@ -186,15 +195,17 @@ def recording_rows(
 
 def cohort_member_rows(data: Dataset, project_id: int, cohort_id: int) -> list[dict[str, Any]]:
     """Members of one cohort, ghosts included, newest first (posthog/api/cohort.py)."""
-    if not _mine(data, project_id):
+    t = _tables(data, project_id)
+    if t is None:
         return []
-    members = set(data.cohort_members.get(cohort_id, ()))
-    rows = [p for p in data.persons if p["id"] in members]
+    members = set(t.cohort_members.get(cohort_id, ()))
+    rows = [p for p in t.persons if p["id"] in members]
     return sorted(rows, key=person_sort_key, reverse=True)
 
 
 def find_cohort(data: Dataset, project_id: int, cohort_id: int) -> dict[str, Any] | None:
     """A cohort by id, deleted ones included (they still answer ``/persons/``)."""
-    if not _mine(data, project_id):
+    t = _tables(data, project_id)
+    if t is None:
         return None
-    return next((c for c in data.cohorts if c["id"] == cohort_id), None)
+    return next((c for c in t.cohorts if c["id"] == cohort_id), None)

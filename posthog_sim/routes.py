@@ -24,9 +24,10 @@ def _query(ctx: ep.Ctx) -> Response:
         body = json.loads(ctx.request.body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_request", "parse_error", f"JSON parse error - {exc}") from exc
-    if ctx.project_id != ctx.data.project_id:
+    queries = ctx.data.queries.get(ctx.project_id or 0)
+    if queries is None:
         raise ApiError.validation("This project has no events table in the simulator")
-    result, rows_read, bytes_read = ctx.data.queries.run(body)
+    result, rows_read, bytes_read = queries.run(body)
     response = json_response(result)
     response.rows = len(result["results"])
     response.rows_read, response.bytes_read = rows_read, bytes_read

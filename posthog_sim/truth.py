@@ -41,6 +41,7 @@ STREAMS = (
     "groups",
     "session_recordings",
     "cohort_people",
+    "sessions",
 )
 #: Fields that identify a record within one project (``id`` when not listed).
 KEYS: dict[str, tuple[str, ...]] = {
@@ -48,7 +49,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "group_types": ("group_type_index",),
     "groups": ("group_type_index", "group_key"),
     "cohort_people": ("cohort_id", "id"),
+    "sessions": ("session_id",),
 }
+#: HogQL ``sessions`` aliases the tap leaves out (``id`` = session_id, ``duration``).
+_SESSION_ALIASES = ("id", "duration")
 
 
 class Truth:
@@ -68,16 +72,23 @@ class Truth:
         data = self._data
         pid = project_id or data.project_id
         with data.lock:
+            if name == "sessions":
+                # HogQL ``sessions`` as the tap emits it: field names without ``$``
+                return [
+                    {k.lstrip("$"): v for k, v in row.items() if k not in _SESSION_ALIASES}
+                    for row in data.hogql_sessions(pid)
+                ] if data.project(pid) is not None else []  # fmt: skip
             if name == "events":
-                return data.events.records() if pid == data.project_id else []
+                tables = data.project(pid)
+                return tables.events.records() if tables is not None else []
             if name == "projects":
                 # The tap reads the configured project's detail (GET /api/projects/{id}/).
                 return [public(project_detail_row(data, pid))]
             if name == "persons":
-                rows = data.hogql_persons() if pid == data.project_id else []
+                rows = data.hogql_persons(pid)
                 return person_records(rows, pid)
             if name == "person_distinct_ids":
-                pairs = data.hogql_person_distinct_ids() if pid == data.project_id else []
+                pairs = data.hogql_person_distinct_ids(pid)
                 return distinct_id_records(pairs, pid)
             if name == "feature_flags":
                 rows = flag_rows(data, pid, "false") + flag_rows(data, pid, "true")
@@ -148,9 +159,8 @@ class Truth:
         if name == "events":
             data = self._data
             with data.lock:
-                if (project_id or data.project_id) != data.project_id:
-                    return []
-                return data.events.ids()
+                tables = data.project(project_id or data.project_id)
+                return tables.events.ids() if tables is not None else []
         fields = KEYS.get(name, ("id",))
         if len(fields) == 1:
             return [r[fields[0]] for r in self.records(name, project_id)]

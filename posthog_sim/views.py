@@ -49,14 +49,16 @@ def project_detail_row(data: Dataset, project_id: int) -> dict[str, Any]:
 
 def person_rows(data: Dataset, project_id: int) -> list[dict[str, Any]]:
     """All person rows, hidden ones included, ordered created_at DESC, id DESC."""
-    return list(data.persons) if project_id == data.project_id else []
+    tables = data.project(project_id)
+    return list(tables.persons) if tables is not None else []
 
 
 def flag_rows(data: Dataset, project_id: int, archived: str | None) -> list[dict[str, Any]]:
     """Flags as the list returns them: never deleted; archived only via the ``archived`` param."""
-    if project_id != data.project_id:
+    tables = data.project(project_id)
+    if tables is None:
         return []
-    rows = [f for f in data.flags if not f["deleted"]]
+    rows = [f for f in tables.flags if not f["deleted"]]
     if archived is None:
         rows = [f for f in rows if not f["archived"]]
     else:
@@ -67,9 +69,10 @@ def flag_rows(data: Dataset, project_id: int, archived: str | None) -> list[dict
 
 def cohort_rows(data: Dataset, project_id: int) -> list[dict[str, Any]]:
     """Non-deleted cohorts, newest first."""
-    if project_id != data.project_id:
+    tables = data.project(project_id)
+    if tables is None:
         return []
-    return _desc([c for c in data.cohorts if not c["deleted"]], "created_at")
+    return _desc([c for c in tables.cohorts if not c["deleted"]], "created_at")
 
 
 def _seen_day(row: dict[str, Any]) -> date | None:
@@ -81,12 +84,13 @@ def event_definition_rows(
     data: Dataset, project_id: int, orderings: Sequence[str]
 ) -> list[dict[str, Any]]:
     """Event definitions; default order ``last_seen_at::date DESC NULLS LAST, name``."""
-    if project_id != data.project_id:
+    tables = data.project(project_id)
+    if tables is None:
         return []
     for ordering in orderings:
         if ordering not in EVENT_DEFINITION_ORDERINGS:
             raise ApiError.validation(f"Invalid ordering: {ordering}", attr="ordering")
-    rows = list(data.event_definitions)
+    rows = list(tables.event_definitions)
     keys = list(orderings) or ["-last_seen_at::date", "name"]
     for ordering in reversed(keys):
         field = ordering.lstrip("-")
@@ -109,19 +113,22 @@ def property_definition_rows(
         raise ApiError.validation(f'"{kind}" is not a valid choice.', attr="type")
     if kind == "group":
         raise ApiError.validation("`group_type_index` must be set for `group` type")
-    if project_id != data.project_id:
+    tables = data.project(project_id)
+    if tables is None:
         return [], []
-    rows = sorted(data.property_definitions[kind], key=lambda r: (not r["verified"], r["name"]))
+    rows = sorted(tables.property_definitions[kind], key=lambda r: (not r["verified"], r["name"]))
     return rows, (builtin_person_properties() if kind == "person" else [])
 
 
 def annotation_rows(data: Dataset, project_id: int) -> list[dict[str, Any]]:
     """The project's annotations plus organization-scoped ones from any project of the org."""
+    org = data.projects[project_id]["organization"] if project_id in data.projects else None
     rows = []
     for pid, project_rows in data.annotations.items():
+        same_org = data.projects[pid]["organization"] == org
         for row in project_rows:
             if row["deleted"]:
                 continue
-            if pid == project_id or row["scope"] == "organization":
+            if pid == project_id or (row["scope"] == "organization" and same_org):
                 rows.append(row)
     return _desc(rows, "date_marker")

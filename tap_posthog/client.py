@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
@@ -28,15 +29,17 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from tap_posthog import schemas
 from tap_posthog.errors import (
     STREAM_SCOPES,
+    AccessDeniedError,
     PostHogAPIError,
     fatal_error_message,
     not_api_message,
     response_detail,
 )
 from tap_posthog.http import RateBudget, RetryPolicy
+from tap_posthog.projects import configured_project_ids, is_partitioned, project_in_path
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterable
+    from collections.abc import Callable, Generator, Iterable, Iterator
 
     from backoff.types import Details
     from singer_sdk.helpers.types import Context
@@ -115,15 +118,46 @@ class PostHogStream(RESTStream[Any]):
         """The configured PostHog host, without a trailing slash."""
         return str(self.config["base_url"]).rstrip("/")
 
-    @property
-    def project_id(self) -> int:
-        """The configured project id, as an integer."""
+    #: False for organisation-level streams (``projects``): never partitioned by project.
+    project_scoped: ClassVar[bool] = True
+
+    def project_of(self, context: Context | None) -> int:
+        """The project a context reads: its ``project_id``, else the configured one."""
+        if context and context.get("project_id") is not None:
+            return int(context["project_id"])
         return int(self.config["project_id"])
 
     @property
     def scope(self) -> str:
         """The key scope this stream needs, named in permission errors."""
         return self.required_scope or STREAM_SCOPES.get(self.name, "unknown")
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        """One partition ``{"project_id": N}`` per project of ``project_ids``.
+
+        None with ``project_id`` (the state keeps its one-project shape), for
+        organisation-level streams and for child streams (their parent passes the project).
+        """
+        if not self.project_scoped or self.parent_stream_type is not None:
+            return None
+        if not is_partitioned(self.config):
+            return None
+        return [{"project_id": pid} for pid in configured_project_ids(self.config)]
+
+    @contextmanager
+    def optional_access(self, context: Context | None) -> Iterator[None]:
+        """Around reading one context: a 403 ends it if the stream is in ``optional_streams``.
+
+        The skip is logged (stream, project, reason), never silent; a stream not listed
+        stops the run with the same one-line message.
+        """
+        try:
+            yield
+        except AccessDeniedError as exc:
+            if self.name not in (self.config.get("optional_streams") or ()):
+                raise
+            self.logger.warning("skipping optional %s (listed in optional_streams)", exc)
 
     @cached_property
     def authenticator(self) -> BearerTokenAuthenticator:
@@ -242,11 +276,20 @@ class PostHogStream(RESTStream[Any]):
             raise RetriableAPIError(f"HTTP {status}: {response_detail(response)}", response)
         if status >= 400:
             path = urlsplit(response.url).path or self.path
-            raise PostHogAPIError(
-                fatal_error_message(
-                    response, self.project_id, path, stream=self.name, scope=self.scope
-                )
+            project = project_in_path(path)
+            named = project if project is not None else ", ".join(
+                map(str, configured_project_ids(self.config))
             )
+            message = fatal_error_message(
+                response, named, path, stream=self.name, scope=self.scope
+            )
+            if status == 403:  # a stream refused in one project: optional_streams may skip it
+                if project is not None:
+                    message = message.replace(
+                        f"stream {self.name}: ", f"stream {self.name}, project {project}: ", 1
+                    )
+                raise AccessDeniedError(message, stream=self.name, project_id=project)
+            raise PostHogAPIError(message)
         content_type = response.headers.get("Content-Type", "")
         if "json" not in content_type.lower():
             raise PostHogAPIError(not_api_message(response))

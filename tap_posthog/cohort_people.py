@@ -27,8 +27,8 @@ class CohortPeopleStream(_ListStream):
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The members of the cohort in the context."""
-        return f"/api/projects/{self.project_id}/cohorts/{{cohort_id}}/persons/"
+        """The members of the cohort in the context (its project and id)."""
+        return "/api/projects/{project_id}/cohorts/{cohort_id}/persons/"
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Add ``cohort_id`` from the context."""

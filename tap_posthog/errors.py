@@ -47,6 +47,21 @@ class PostHogAPIError(FatalAPIError):
     """An error that stops the tap; ``str(error)`` is the one-line message for the user."""
 
 
+class AccessDeniedError(PostHogAPIError):
+    """HTTP 403: the key may not read one stream in one project (a scope or project access).
+
+    Attributes:
+        stream: The stream that was refused.
+        project_id: The project it was refused in (None for organisation-level paths).
+    """
+
+    def __init__(self, message: str, *, stream: str, project_id: int | None) -> None:
+        """Keep the stream and project next to the one-line message."""
+        super().__init__(message)
+        self.stream = stream
+        self.project_id = project_id
+
+
 def response_detail(response: requests.Response) -> str:
     """Return PostHog's ``detail`` from an error body, or a short text excerpt."""
     try:
@@ -90,7 +105,7 @@ def not_api_message(response: requests.Response) -> str:
 
 def fatal_error_message(
     response: requests.Response,
-    project_id: int,
+    project_id: int | str,
     path: str,
     *,
     stream: str | None = None,
@@ -100,7 +115,7 @@ def fatal_error_message(
 
     Args:
         response: The failed response.
-        project_id: The configured project, named in access errors.
+        project_id: The project of the request, named in access errors.
         path: The URL path (never the query string, never the key).
         stream: The stream that made the request, named in the message.
         scope: The key scope that stream needs, named in permission errors.

@@ -41,7 +41,8 @@ class EventsStream(DirectOutputMixin, PostHogStream):
     """Events read with HogQL keyset pagination."""
 
     name = "events"
-    primary_keys: ClassVar[tuple[str, ...]] = ("id",)
+    #: Event uuids come from the client, so the same uuid can exist in two projects.
+    primary_keys: ClassVar[tuple[str, ...]] = ("project_id", "id")
     replication_key = "timestamp"
     is_sorted = True
     endpoint_class = "query"
@@ -55,17 +56,22 @@ class EventsStream(DirectOutputMixin, PostHogStream):
         super().__init__(*args, **kwargs)
         self.STATE_MSG_FREQUENCY = int(self.config.get("events_page_size", 50000))
 
+    #: The project being read (set per partition by :meth:`get_records`).
+    current_project: int | None = None
+
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The Query API endpoint of the configured project."""
-        return f"/api/projects/{self.project_id}/query/"
+        """The Query API endpoint; ``{project_id}`` is the project being read."""
+        return "/api/projects/{project_id}/query/"
 
     # -- HTTP -------------------------------------------------------------------------
 
     def run_query(self, query: dict[str, Any]) -> QueryBody:
         """POST one HogQL query and return the response (rows decoded one by one later)."""
         prepared = self.build_prepared_request(
-            method="POST", url=self.get_url(None), json=request_body(query)
+            method="POST",
+            url=self.get_url({"project_id": self.current_project}),
+            json=request_body(query),
         )
         response = self.send(prepared)
         return response.json_body  # type: ignore[attr-defined,no-any-return]
@@ -82,6 +88,12 @@ class EventsStream(DirectOutputMixin, PostHogStream):
     # -- records ----------------------------------------------------------------------
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """Read one project's events into its partition's state (a refused optional stream ends)."""
+        self.current_project = self.project_of(context)
+        with self.optional_access(context):
+            yield from self._read_project(context)
+
+    def _read_project(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Read the planned range window by window, resuming from the state's cursor."""
         state = self.get_context_state(context)
         previous_bookmark = state.get("replication_key_value")
@@ -131,7 +143,7 @@ class EventsStream(DirectOutputMixin, PostHogStream):
                 after_ts=after_ts,
                 after_uuid=after_uuid,
             )
-            return PageRecords(self.run_query(page.query()), self.project_id)
+            return PageRecords(self.run_query(page.query()), self.current_project)
 
         def narrowed(width: timedelta, limit: int) -> None:
             self.logger.warning(

@@ -52,8 +52,9 @@ class GroupTypesStream(_ListStream):
         return record.get("group_type_index")
 
     def get_child_context(self, record: dict, context: Context | None) -> dict:
-        """``groups`` reads each group type."""
-        return {"group_type_index": record["group_type_index"]}
+        """``groups`` reads each group type of the project."""
+        index = record["group_type_index"]
+        return {"project_id": self.project_of(context), "group_type_index": index}
 
 
 class GroupsStream(_ListStream):

@@ -70,16 +70,20 @@ class HogQLStream(PostHogStream):
     #: The ``name`` PostHog records in its query log.
     query_name: ClassVar[str] = "tap-posthog"
 
+    #: The project being read (set per partition before the first query).
+    current_project: int | None = None
+
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The Query API endpoint of the configured project."""
-        return f"/api/projects/{self.project_id}/query/"
+        """The Query API endpoint; ``{project_id}`` is the project being read."""
+        return "/api/projects/{project_id}/query/"
 
     def run_query(self, query: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         """POST one HogQL query; return its column names and rows."""
         body = {"query": query, "refresh": "force_blocking", "name": self.query_name}
-        prepared = self.build_prepared_request(method="POST", url=self.get_url(None), json=body)
-        response = self._request(prepared, None)
+        url = self.get_url({"project_id": self.current_project})
+        prepared = self.build_prepared_request(method="POST", url=url, json=body)
+        response = self.send(prepared)
         result = response.json_body  # type: ignore[attr-defined]
         return list(result.get("columns") or []), list(result.get("results") or [])
 

@@ -104,8 +104,10 @@ class _WholeTableStream(HogQLStream):
         return int(self.config.get("persons_page_size", MAX_LIMIT))
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Every row of the table, then the complete-read announcement."""
-        yield from self.read_whole(context)
+        """Every row of one project's table, then the complete-read announcement."""
+        self.current_project = self.project_of(context)
+        with self.optional_access(context):
+            yield from self.read_whole(context)
         announce_complete_read(self)
 
     def read_whole(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -122,7 +124,7 @@ class PersonDistinctIdsStream(_WholeTableStream):
 
     def read_whole(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """One keyset pass over ``person_distinct_ids``."""
-        project_id = self.project_id
+        project_id = self.current_project
         for index, rows in self.keyset_rows(DISTINCT_IDS, self.page_size):
             i_distinct, i_person = index["distinct_id"], index["person_id"]
             for row in rows:
@@ -184,7 +186,7 @@ class PersonsStream(_WholeTableStream):
             "properties": props,
             "is_identified": None if identified is None else bool(identified),
             "created_at": hogql_utc_text(created) if created else None,
-            "project_id": self.project_id,
+            "project_id": self.current_project,
         }
 
     def _complete_unseen(
@@ -203,11 +205,11 @@ class PersonsStream(_WholeTableStream):
 
     def _display_name_properties(self) -> tuple[str, ...]:
         """The project's ``person_display_name_properties`` (PostHog's default when unset)."""
-        url = f"{self.url_base}/api/projects/{self.project_id}/"
+        url = f"{self.url_base}/api/projects/{self.current_project}/"
         prepared = self.build_prepared_request(method="GET", url=url)
         self.endpoint_class = "crud"
         try:
-            response = self._request(prepared, None)
+            response = self.send(prepared)
         except PostHogAPIError as exc:
             self.logger.warning(
                 "persons: cannot read the project's display name properties (%s); "

@@ -64,8 +64,8 @@ class _ListStream(PostHogStream):
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The list endpoint of the configured project."""
-        return f"/api/projects/{self.project_id}/{self.resource}/"
+        """The list endpoint; ``{project_id}`` comes from the partition or the config."""
+        return f"/api/projects/{{project_id}}/{self.resource}/"
 
     def get_new_paginator(self) -> NextLinkPaginator:
         """Follow ``next`` links through short and empty pages."""
@@ -93,16 +93,17 @@ class _ListStream(PostHogStream):
             self.forced_replication_method = FULL_TABLE
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """Read every pass, emitting each id once."""
+        """Read every pass, emitting each id once (a refused optional stream ends here)."""
         seen: set[Any] = set()
-        for pass_params in ({}, *self.extra_passes):
-            self._pass_params = pass_params
-            for record in self.request_records(context):
-                record_id = self.record_key(record)
-                if record_id in seen:
-                    continue
-                seen.add(record_id)
-                yield record
+        with self.optional_access(context):
+            for pass_params in ({}, *self.extra_passes):
+                self._pass_params = pass_params
+                for record in self.request_records(context):
+                    record_id = self.record_key(record)
+                    if record_id in seen:
+                        continue
+                    seen.add(record_id)
+                    yield record
         self._pass_params = {}
         self._announce_complete_read()
 
@@ -130,7 +131,8 @@ class _ListStream(PostHogStream):
         for name in self._datetime_fields:
             if name in row:
                 row[name] = utc_or_none(row[name])
-        row["project_id"] = self.project_id
+        if self.project_scoped:
+            row["project_id"] = self.project_of(context)
         return row
 
 
@@ -152,8 +154,8 @@ class ProjectsStream(PostHogStream):
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The configured project's detail endpoint."""
-        return f"/api/projects/{self.project_id}/"
+        """The detail endpoint of the project being read (partition or config)."""
+        return "/api/projects/{project_id}/"
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """The body is the project itself (no list envelope)."""
@@ -206,8 +208,8 @@ class CohortsStream(_ListStream):
     replication_key = "last_calculation"
 
     def get_child_context(self, record: dict, context: Context | None) -> dict:
-        """``cohort_people`` reads the members of each listed cohort."""
-        return {"cohort_id": record["id"]}
+        """``cohort_people`` reads the members of each listed cohort, in its project."""
+        return {"project_id": self.project_of(context), "cohort_id": record["id"]}
 
 
 class EventDefinitionsStream(_ListStream):
@@ -224,6 +226,8 @@ class _PropertyDefinitionsStream(_ListStream):
 
     resource = "property_definitions"
     replication_key = "updated_at"
+    #: Virtual ``$builtin_*`` rows carry the same id in every project.
+    primary_keys: ClassVar[tuple[str, ...]] = ("project_id", "id")
     definition_type: ClassVar[str] = ""
 
     @property
@@ -266,8 +270,8 @@ class SessionPropertyDefinitionsStream(PostHogStream):
 
     @property
     def path(self) -> str:  # type: ignore[override]
-        """The project's session property list."""
-        return f"/api/projects/{self.project_id}/sessions/property_definitions/"
+        """The session property list of the project being read (partition or config)."""
+        return "/api/projects/{project_id}/sessions/property_definitions/"
 
     def get_new_paginator(self) -> SinglePagePaginator:
         """One unpaginated response holds every row."""
@@ -276,7 +280,7 @@ class SessionPropertyDefinitionsStream(PostHogStream):
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         """Add ``type`` and ``project_id`` like the other property definition streams."""
         row["type"] = "session"
-        row["project_id"] = self.project_id
+        row["project_id"] = self.project_of(context)
         return row
 
 
@@ -286,3 +290,5 @@ class AnnotationsStream(_ListStream):
     name = "annotations"
     resource = "annotations"
     replication_key = "updated_at"
+    #: Organisation-scoped annotations appear, with the same id, in every project.
+    primary_keys: ClassVar[tuple[str, ...]] = ("project_id", "id")

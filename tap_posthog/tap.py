@@ -29,6 +29,8 @@ from tap_posthog.events import EventsStream
 from tap_posthog.http import DEFAULT_LIMITS, LEGACY_QUERY_PER_HOUR, RateBudget, RetryPolicy
 from tap_posthog.inputs import InputFileError, config_files_ok, read_catalog, read_state
 from tap_posthog.output import GuardedMsgSpecWriter
+from tap_posthog.projects import project_errors
+from tap_posthog.sessions import SessionsStream
 from tap_posthog.signals import OUTPUT_GUARD, Interrupted
 from tap_posthog.timeutil import check_query_range, parse_datetime
 
@@ -58,6 +60,7 @@ STREAM_TYPES = [
     group_streams.GroupsStream,
     recording_streams.SessionRecordingsStream,
     cohort_people.CohortPeopleStream,
+    SessionsStream,
 ]
 
 
@@ -102,9 +105,32 @@ class TapPostHog(Tap):
         th.Property(
             "project_id",
             th.CustomType({"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1}),
-            required=True,
             title="Project ID",
-            description="Numeric id of the PostHog project (an integer or a numeric string).",
+            description=(
+                "Numeric id of the PostHog project (an integer or a numeric string). "
+                "Give this or project_ids."
+            ),
+        ),
+        th.Property(
+            "project_ids",
+            th.ArrayType(
+                th.CustomType({"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 1})
+            ),
+            title="Project IDs",
+            description=(
+                "Several projects in one run: every project-scoped stream reads each project "
+                "as its own partition with its own state. Instead of project_id, not with it."
+            ),
+        ),
+        th.Property(
+            "optional_streams",
+            th.ArrayType(th.StringType),
+            title="Optional Streams",
+            description=(
+                "Streams that may be refused (HTTP 403: missing scope or project access) in a "
+                "project: the tap logs a warning naming stream, project and reason and goes "
+                "on. Any other stream refused stops the run."
+            ),
         ),
         th.Property(
             "base_url",
@@ -387,9 +413,11 @@ def _semantic_errors(config: dict[str, Any]) -> list[str]:
             "key); remove it"
         )
     errors.extend(_base_url_errors(str(config.get("base_url") or "")))
-    project_id = str(config.get("project_id", ""))
-    if not project_id.isdigit() or int(project_id) < 1:
-        errors.append(f"project_id must be a positive integer (got {project_id!r})")
+    errors.extend(project_errors(config))
+    known = {stream_class.name for stream_class in STREAM_TYPES}
+    unknown = [name for name in config.get("optional_streams") or () if name not in known]
+    if unknown:
+        errors.append(f"optional_streams names unknown streams: {', '.join(unknown)}")
     dates = {}
     for name in ("start_date", "end_date"):
         if config.get(name):

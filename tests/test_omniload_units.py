@@ -113,7 +113,7 @@ def test_table_map() -> None:
         "property_definitions:event", "property_definitions:person",
         "property_definitions:session", "annotations", "projects", "insights", "dashboards",
         "actions", "experiments", "surveys", "group_types", "groups", "session_recordings",
-        "cohort_people",
+        "cohort_people", "sessions",
     }  # fmt: skip
     assert resolve_table("events").strategy == "append"
     assert resolve_table("persons").incremental_key is None
@@ -124,10 +124,16 @@ def test_table_map() -> None:
     spec = resolve_table("property_definitions:session")
     assert spec.stream == "session_property_definitions"
     assert spec.default_dest_table == "property_definitions_session"
-    composite = {
-        "group_types", "groups", "session_recordings", "cohort_people", "person_distinct_ids"
+    # omniload merges on the tap's own key (project_id where an id repeats across projects)
+    from tap_posthog.tap import TapPostHog
+
+    catalog = TapPostHog(config={"personal_api_key": "x", "project_id": 1}).catalog_dict
+    keys = {s["tap_stream_id"]: tuple(s["key_properties"]) for s in catalog["streams"]}
+    assert {t.name: t.primary_key for t in TABLES.values()} == {
+        t.name: keys[t.stream] for t in TABLES.values()
     }
-    assert all(t.primary_key == ("id",) for t in TABLES.values() if t.name not in composite)
+    assert resolve_table("annotations").primary_key == ("project_id", "id")
+    assert resolve_table("events").primary_key == ("project_id", "id")
     assert resolve_table("groups").primary_key == ("project_id", "group_type_index", "group_key")
     assert resolve_table("cohort_people").primary_key == ("cohort_id", "id")
     assert resolve_table("insights").incremental_key == "last_modified_at"
@@ -171,9 +177,47 @@ def _opts(**kw) -> Options:
     return Options(**base)
 
 
+@pytest.mark.parametrize(
+    ("query", "ids"),
+    [
+        ("project_id=7", ("7",)),
+        ("project_id=7,3", ("7", "3")),
+        ("project_id=7&project_id=3", ("7", "3")),
+        ("project_id=7, 3&project_id=12", ("7", "3", "12")),
+    ],
+)
+def test_source_uri_lists_several_projects(query, ids) -> None:
+    src = parse_source_uri(f"posthog://?personal_api_key={KEY}&{query}")
+    assert src.project_ids == ids
+    assert f"project_id={','.join(ids)}" in src.redacted()
+    assert KEY not in src.redacted()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("project_id=7,", "project_id must be a number, got ''"),
+        ("project_id=7,x", "project_id must be a number, got 'x'"),
+        ("project_id=7&project_id=7", "project_id 7 is given more than once"),
+        ("project_id=3,7,3", "project_id 3 is given more than once"),
+    ],
+)
+def test_source_uri_project_list_errors(query, message) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_source_uri(f"posthog://?personal_api_key={KEY}&{query}")
+
+
+def test_state_key_of_several_projects_ignores_their_order() -> None:
+    one = make_plan(_opts(source_uri=f"posthog://?personal_api_key={KEY}&project_id=9,5"))
+    other = make_plan(_opts(source_uri=f"posthog://?personal_api_key={KEY}&project_id=5&project_id=9"))
+    assert one.source_key == other.source_key == "posthog://us.posthog.com/5,9/events"
+
+
 def test_plan_defaults_and_overrides() -> None:
     plan = make_plan(_opts())
-    assert (plan.strategy, str(plan.dest), plan.primary_key) == ("append", "main.events", ("id",))
+    assert (plan.strategy, str(plan.dest), plan.primary_key) == (
+        "append", "main.events", ("project_id", "id"),
+    )  # fmt: skip
     assert plan.source_key == "posthog://us.posthog.com/5/events"
     assert KEY not in json.dumps(plan.describe())
     assert plan.use_saved_state

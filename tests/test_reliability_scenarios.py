@@ -52,6 +52,7 @@ SCRIPTED: dict[str, list[str]] = {
     "groups": ["drop_mid_body"],
     "session_recordings": ["slow:1"],
     "cohort_people": ["500"],
+    "sessions": ["500"],
 }
 #: Request paths that differ from the table's name.
 _PATHS = {"group_types": "/groups_types/$", "cohort_people": "/cohorts/[0-9]+/persons/$"}
@@ -63,7 +64,7 @@ def fault_path(table: str) -> str:
     """Regex of the request path a table's stream reads."""
     if table == "projects":
         return r"^/api/projects/\d+/$"
-    if table in ("events", "persons", "person_distinct_ids"):
+    if table in ("events", "persons", "person_distinct_ids", "sessions"):
         return r"/query/$"
     if table in _PATHS:
         return _PATHS[table]
