@@ -14,21 +14,18 @@ from pathlib import Path
 
 import duckdb
 
+from omniload.tables import tables
 from posthog_sim import SimConfig, Simulator
+from posthog_sim.truth import KEYS
 
 BIN = Path(sys.executable).parent
-TABLES = [
-    ("events", "events"),
-    ("persons", "persons"),
-    ("feature_flags", "feature_flags"),
-    ("cohorts", "cohorts"),
-    ("event_definitions", "event_definitions"),
-    ("property_definitions:event", "event_property_definitions"),
-    ("property_definitions:person", "person_property_definitions"),
-    ("property_definitions:session", "session_property_definitions"),
-    ("annotations", "annotations"),
-    ("projects", "projects"),
-]
+#: (omniload table, tap stream) for every table omniload loads.
+TABLES = [(name, spec.stream) for name, spec in tables().items()]
+
+
+def _key(stream: str) -> tuple[str, ...]:
+    """Columns that identify a row within one project (the ground truth's key)."""
+    return KEYS.get(stream, ("id",))
 
 
 def main() -> int:
@@ -43,7 +40,7 @@ def main() -> int:
     print(f"PostHog simulator on {sim.base_url} (project {sim.project_id}), {args.events} events")
     env = {**os.environ, "POSTHOG_PERSONAL_API_KEY": sim.api_key}
     source = f"posthog://?project_id={sim.project_id}&base_url={sim.base_url}"
-    truth = {stream: {str(i) for i in sim.truth.ids(stream)} for _table, stream in TABLES}
+    truth = {stream: [str(i) for i in sim.truth.ids(stream)] for _table, stream in TABLES}
     ok = True
     try:
         for table, _stream in TABLES:
@@ -67,13 +64,16 @@ def main() -> int:
         sim.stop()
 
     print(f"\nWhat landed in {db}:")
-    print(f"  {'table':<42} {'rows':>8} {'distinct ids':>13}  matches ground truth")
+    print(f"  {'table':<42} {'rows':>8} {'distinct keys':>13}  matches ground truth")
     con = duckdb.connect(str(db), read_only=True)
     try:
         for table, stream in TABLES:
             dest = "posthog." + table.replace(":", "_")
-            ids = [str(r[0]) for r in con.execute(f"SELECT id FROM {dest}").fetchall()]
-            same = len(ids) == len(truth[stream]) and set(ids) == truth[stream]
+            key = _key(stream)
+            rows = con.execute(f"SELECT {', '.join(key)} FROM {dest}").fetchall()
+            ids = [str(r[0]) if len(key) == 1 else str(tuple(r)) for r in rows]
+            want = truth[stream]
+            same = len(ids) == len(want) and set(ids) == set(want)
             ok = ok and same
             print(f"  {dest:<42} {len(ids):>8} {len(set(ids)):>13}  {'yes' if same else 'NO'}")
         print("\nSample events:")

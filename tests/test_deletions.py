@@ -83,38 +83,38 @@ def test_mark_mode_keeps_deleted_rows_with_first_missing_time(sim: Any, tmp_path
 
 
 def test_failed_run_deletes_nothing(sim_factory: Any, tmp_path: Path) -> None:
-    sim = sim_factory(n_persons=1500, n_events=10)  # two pages of 1,000
+    sim = sim_factory(n_event_definitions=1500, n_events=10)  # two pages of 1,000
     db = tmp_path / "out.duckdb"
-    _run(sim, "persons", db)
-    before = sorted(dest_ids(db, "main.persons"))
-    for row_id in _victims(sim, "persons"):
-        sim.data.delete_row("persons", row_id)
+    _run(sim, "event_definitions", db)
+    before = sorted(dest_ids(db, "main.event_definitions"))
+    for row_id in _victims(sim, "event_definitions"):
+        sim.data.delete_row("event_definitions", row_id)
     keys = sim._app.keys  # the key table: revoked after page 1, so page 2 answers 401
     revoked = dict(keys)
-    sim.hooks.before_page("persons", lambda n: keys.clear() if n == 1 else None)
+    sim.hooks.before_page("event_definitions", lambda n: keys.clear() if n == 1 else None)
     try:
-        proc, _ = ingest(sim, "persons", db)
+        proc, _ = ingest(sim, "event_definitions", db)
     finally:
         keys.update(revoked)
     assert proc.returncode == 1
-    assert sorted(dest_ids(db, "main.persons")) == before
+    assert sorted(dest_ids(db, "main.event_definitions")) == before
 
 
 def test_interrupted_run_deletes_nothing(sim_factory: Any, tmp_path: Path) -> None:
-    sim = sim_factory(n_persons=1500, n_events=10)
+    sim = sim_factory(n_event_definitions=1500, n_events=10)
     db = tmp_path / "out.duckdb"
-    _run(sim, "persons", db)
-    before = sorted(dest_ids(db, "main.persons"))
-    for row_id in _victims(sim, "persons"):
-        sim.data.delete_row("persons", row_id)
+    _run(sim, "event_definitions", db)
+    before = sorted(dest_ids(db, "main.event_definitions"))
+    for row_id in _victims(sim, "event_definitions"):
+        sim.data.delete_row("event_definitions", row_id)
     release, serving = threading.Event(), threading.Event()
-    sim.hooks.before_page("persons", lambda n: (serving.set(), release.wait(60)) if n >= 2 else 0)
+    sim.hooks.before_page("event_definitions", lambda n: (serving.set(), release.wait(60)) if n >= 2 else 0)
     proc = subprocess.Popen(
-        _args(sim, "persons", db), env=_env(), stdin=subprocess.DEVNULL,
+        _args(sim, "event_definitions", db), env=_env(), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        assert serving.wait(60), "the second persons page was never requested"
+        assert serving.wait(60), "the second event_definitions page was never requested"
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -122,17 +122,17 @@ def test_interrupted_run_deletes_nothing(sim_factory: Any, tmp_path: Path) -> No
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode != 0, err
-    assert sorted(dest_ids(db, "main.persons")) == before
+    assert sorted(dest_ids(db, "main.event_definitions")) == before
 
 
 def test_interval_run_deletes_nothing(sim: Any, tmp_path: Path) -> None:
     db = tmp_path / "out.duckdb"
-    _run(sim, "persons", db)
-    before = sorted(dest_ids(db, "main.persons"))
-    for row_id in _victims(sim, "persons"):
-        sim.data.delete_row("persons", row_id)
-    _run(sim, "persons", db, "--interval-start", "2000-01-01", "--interval-end", "2100-01-01")
-    assert sorted(dest_ids(db, "main.persons")) == before
+    _run(sim, "feature_flags", db)
+    before = sorted(dest_ids(db, "main.feature_flags"))
+    for row_id in _victims(sim, "feature_flags"):
+        sim.data.delete_row("feature_flags", row_id)
+    _run(sim, "feature_flags", db, "--interval-start", "2000-01-01", "--interval-end", "2100-01-01")
+    assert sorted(dest_ids(db, "main.feature_flags")) == before
 
 
 def test_relay_sees_a_complete_read_only_after_the_repeated_version() -> None:
