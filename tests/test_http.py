@@ -88,7 +88,12 @@ def test_fatal_errors_give_one_line_and_exit_1(sim, case, expected):
     run = run_tap(config, streams=["persons"])
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
-    prefix = "tap-posthog: " if case == "invalid_key" else "tap-posthog: stream persons: "
+    if case == "invalid_key":
+        prefix = "tap-posthog: "
+    elif case == "unknown_project":
+        prefix = "tap-posthog: stream persons: "
+    else:  # a 403 names the stream and the project that refused it
+        prefix = f"tap-posthog: stream persons, project {config['project_id']}: "
     assert run.last_stderr_line.startswith(prefix)
     assert expected in run.last_stderr_line
     assert config["personal_api_key"] not in run.stderr
