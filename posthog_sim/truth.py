@@ -55,6 +55,11 @@ KEYS: dict[str, tuple[str, ...]] = {
 _SESSION_ALIASES = ("id", "duration")
 
 
+def _bounce(key: str, value: Any) -> Any:
+    """``$is_bounce`` as a boolean (None stays None); other values unchanged."""
+    return bool(value) if key == "$is_bounce" and value is not None else value
+
+
 class Truth:
     """Expected records per stream, computed from the live dataset (mutations included)."""
 
@@ -74,8 +79,10 @@ class Truth:
         with data.lock:
             if name == "sessions":
                 # HogQL ``sessions`` as the tap emits it: field names without ``$``
+                # (``$is_bounce`` is PostHog's BooleanDatabaseField: the tap emits a boolean)
                 return [
-                    {k.lstrip("$"): v for k, v in row.items() if k not in _SESSION_ALIASES}
+                    {k.lstrip("$"): _bounce(k, v) for k, v in row.items()
+                     if k not in _SESSION_ALIASES}
                     for row in data.hogql_sessions(pid)
                 ] if data.project(pid) is not None else []  # fmt: skip
             if name == "events":
@@ -99,7 +106,7 @@ class Truth:
                 return [public(d) for d in event_definition_rows(data, pid, [])]
             if name == "session_property_definitions":
                 # The tap reads GET /sessions/property_definitions/ (posthog/api/session.py).
-                return session_property_definitions() if pid == data.project_id else []
+                return session_property_definitions() if pid in data.by_project else []
             if name.endswith("_property_definitions"):
                 rows, builtins = property_definition_rows(data, pid, name.split("_")[0])
                 return [public(r) for r in rows] + builtins

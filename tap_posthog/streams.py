@@ -264,7 +264,8 @@ class SessionPropertyDefinitionsStream(PostHogStream):
     """
 
     name = "session_property_definitions"
-    primary_keys: ClassVar[tuple[str, ...]] = ("id",)
+    # the same names in every project: the key includes the project
+    primary_keys: ClassVar[tuple[str, ...]] = ("project_id", "id")
     replication_key = None
     endpoint_class = "analytics"  # ClickHouse throttles: 240/minute, 1200/hour
 

@@ -28,10 +28,12 @@ def two_project_config(sim: Simulator, key: str | None = None) -> dict[str, Any]
 def expected_rows(sim: Simulator, stream: str, project_id: int) -> list[dict[str, Any]]:
     """Ground truth of one project, with what the tap adds (``type``) or drops (secrets)."""
     rows = sim.truth.records(stream, project_id)
-    if stream.endswith("_property_definitions"):
+    if stream in ("event_property_definitions", "person_property_definitions"):
         kind = stream.split("_")[0]
         # virtual ``$builtin_*`` rows have no updated_at: the tap emits the key as null
         return [{"updated_at": None, **row, "type": kind} for row in rows]
+    if stream == "session_property_definitions":  # one unpaginated list, no updated_at
+        return [{**row, "type": "session"} for row in rows]
     if stream == "projects":
         return [{k: v for k, v in row.items() if k not in _SECRETS} for row in rows]
     return rows

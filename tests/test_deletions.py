@@ -108,7 +108,9 @@ def test_interrupted_run_deletes_nothing(sim_factory: Any, tmp_path: Path) -> No
     for row_id in _victims(sim, "event_definitions"):
         sim.data.delete_row("event_definitions", row_id)
     release, serving = threading.Event(), threading.Event()
-    sim.hooks.before_page("event_definitions", lambda n: (serving.set(), release.wait(60)) if n >= 2 else 0)
+    sim.hooks.before_page(
+        "event_definitions", lambda n: (serving.set(), release.wait(60)) if n >= 2 else 0
+    )
     proc = subprocess.Popen(
         _args(sim, "event_definitions", db), env=_env(), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -48,7 +48,8 @@ def test_a_key_for_another_project_names_stream_scope_and_postHog_reason(sim):
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert run.last_stderr_line == (
-        f"tap-posthog: stream projects: no access to project {sim.project_id} (HTTP 403) "
+        f"tap-posthog: stream projects, project {sim.project_id}: "
+        f"no access to project {sim.project_id} (HTTP 403) "
         "(stream projects needs scope 'project:read'): API key does not have access to the "
         f"requested project: ID {sim.project_id}."
     )

@@ -10,6 +10,7 @@ from posthog_sim import SimConfig, Simulator
 from tests.further import assert_rows_equal, key_of
 from tests.helpers import tap_config
 from tests.projects import PROJECT_STREAMS, TOP_LEVEL, expected_rows, two_project_config
+from tests.rows import schema, to_row
 from tests.taprun import run_tap
 
 SMALL_PAGES = {"page_size": 40, "events_page_size": 1000}
@@ -47,11 +48,14 @@ def test_every_table_of_both_projects_is_exact(first_run, two_sim, stream):
         assert_rows_equal(stream, _of(first_run, stream, pid), truth, pid)
 
 
-def test_projects_stream_is_read_once(first_run, two_sim):
+def test_projects_stream_reads_each_configured_project_once(first_run, two_sim):
     rows = first_run.records["projects"]
-    assert [r["id"] for r in rows] == two_sim.truth.ids("projects")
-    for row, want in zip(rows, expected_rows(two_sim, "projects", two_sim.project_id), strict=True):
-        assert row == {**want, "project_id": want["id"]}
+    projects = [two_sim.project_id, two_sim.other_project_id]
+    assert sorted(r["id"] for r in rows) == sorted(projects)
+    for row in rows:  # GET /api/projects/{id}/ of each project (works with project-scoped keys)
+        (want,) = expected_rows(two_sim, "projects", row["id"])
+        columns = schema("projects")
+        assert to_row(columns, row) == to_row(columns, {**want, "project_id": want["id"]})
 
 
 def test_state_has_one_partition_per_project(first_run, two_sim):
@@ -180,14 +184,14 @@ def test_missing_scope_names_stream_project_and_scope(sim):
     assert run.returncode == 1
     assert run.last_stderr_line == (
         f"tap-posthog: stream persons, project {sim.project_id}: personal API key is missing "
-        "scope 'person:read' (HTTP 403); add it to the key's scopes"
+        "scope 'query:read' (HTTP 403); add it to the key's scopes"
     )
     optional = run_tap({**config, "optional_streams": ["persons"]}, streams=["persons", "cohorts"])
     assert optional.returncode == 0, optional.stderr[-2000:]
     assert "persons" not in optional.records
     for pid in (sim.project_id, sim.other_project_id):
         assert f"skipping optional stream persons, project {pid}: personal API key is " \
-               "missing scope 'person:read'" in optional.stderr  # fmt: skip
+               "missing scope 'query:read'" in optional.stderr  # fmt: skip
         assert_rows_equal("cohorts", _of(optional, "cohorts", pid),
                           sim.truth.records("cohorts", pid), pid)  # fmt: skip
 
