@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 
 HEAVY = SimConfig(seed=31, fault_profile="heavy", fault_seed=7, n_events=3000, n_persons=1800)
 KILLS = SimConfig(seed=33, n_events=20_000)
-OVERLAPS = SimConfig(seed=36, n_events=8000, n_persons=3000)
+# A 1,000-row server cap (old PostHog) spreads the events load over several requests.
+OVERLAPS = SimConfig(seed=36, n_events=8000, n_persons=3000, query_row_cap=1000)
 #: Where the first run is when the second starts: before its tap, mid-load, at apply.
 OVERLAP_MOMENTS = [
     sc.Moment("spawn"),
@@ -119,7 +120,7 @@ def test_overlapping_full_refresh_runs(
     fig = sc.overlap(overlap_ws, reference, moment, "persons", ("--full-refresh",),
                      name=f"overlap_fr_{moment.kind}")  # fmt: skip
     _ok(fig)
-    assert fig.expected == 3000
+    assert fig.expected == len(overlap_ws.sim.truth.ids("persons")) > 0
 
 
 def test_second_run_with_lock_timeout_0_fails_at_once(overlap_ws: Workspace) -> None:
