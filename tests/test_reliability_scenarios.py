@@ -35,6 +35,7 @@ from tests.test_reliability_kit import (
 SCRIPTED: dict[str, list[str]] = {
     "events": ["query_timeout"],
     "persons": ["429", "429", "429"],
+    "person_distinct_ids": ["429", "429"],
     "feature_flags": ["500"],
     "cohorts": ["502"],
     "event_definitions": ["503:1"],

@@ -66,6 +66,7 @@ def test_a_key_without_query_read_names_the_stream_and_scope(sim):
     run = run_tap(config, streams=["session_property_definitions"])
     assert run.returncode == 1
     assert run.last_stderr_line == (
-        "tap-posthog: stream session_property_definitions: personal API key is missing scope "
+        f"tap-posthog: stream session_property_definitions, project {sim.project_id}: "
+        "personal API key is missing scope "
         "'query:read' (HTTP 403); add it to the key's scopes"
     )
