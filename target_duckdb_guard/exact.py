@@ -73,15 +73,21 @@ def load_rows(self: Any, records: Iterable[dict[str, Any]], count: int, temp_dir
         with open(temp_file, "w", encoding="utf-8", newline="") as out:
             out.writelines(csv_line(self.record_to_flattened(record)) for record in records)
         cur.execute(copy_statement(temp_table, temp_file))
-        if self.stream_schema_message["key_properties"]:
-            update = self.update_from_temp_table(temp_table)
-            if update is not None:  # None when every column is a key column
-                cur.execute(update)
-        cur.execute(self.insert_from_temp_table(temp_table))
-        cur.execute(f"DROP TABLE {temp_table}")
+        move_from_temp_table(self, temp_table)
     finally:
         if os.path.exists(temp_file):
             os.unlink(temp_file)
+
+
+def move_from_temp_table(self: Any, temp_table: str) -> None:
+    """0.8.0's steps after a batch is in ``temp_table``: update, insert, drop."""
+    cur = self.conn
+    if self.stream_schema_message["key_properties"]:
+        update = self.update_from_temp_table(temp_table)
+        if update is not None:  # None when every column is a key column
+            cur.execute(update)
+    cur.execute(self.insert_from_temp_table(temp_table))
+    cur.execute(f"DROP TABLE {temp_table}")
 
 
 def record_to_flattened(self: Any, record: dict[str, Any]) -> list[Any]:

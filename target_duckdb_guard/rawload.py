@@ -35,6 +35,7 @@ from typing import Any
 import msgspec
 from target_duckdb.db_sync import column_type, safe_column_name
 
+from target_duckdb_guard.exact import move_from_temp_table
 from target_duckdb_guard.speed import fast_loads
 
 _MARKER = "_omniload_raw_patch"
@@ -253,12 +254,7 @@ def load_rows(self: Any, records: Iterable[Any], count: int, temp_dir: str) -> N
             f"FROM read_ndjson({_text(temp_file)}, columns={layout.columns_sql}, "
             f"maximum_object_size={max(MIN_OBJECT_SIZE, longest)})"
         )
-        if self.stream_schema_message["key_properties"]:
-            update = self.update_from_temp_table(temp_table)
-            if update is not None:  # None when every column is a key column
-                cur.execute(update)
-        cur.execute(self.insert_from_temp_table(temp_table))
-        cur.execute(f"DROP TABLE {temp_table}")
+        move_from_temp_table(self, temp_table)
     finally:
         if os.path.exists(temp_file):
             os.unlink(temp_file)
