@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from tap_posthog.timeutil import parse_datetime
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -182,12 +184,6 @@ def _tail_rate(rows: int, end: datetime, tail: datetime | None) -> float:
     return (rows - (3 * rows) // 4) / max((end - tail).total_seconds(), 1e-6)
 
 
-def _parse(value: str) -> datetime:
-    text = value[:-1] + "+00:00" if value.endswith("Z") else value
-    parsed = datetime.fromisoformat(text)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def initial_width(lo: str, window_hours: float) -> timedelta:
     """The first window's width: ``window_hours``, or the whole range from :data:`FLOOR`.
 
@@ -196,14 +192,14 @@ def initial_width(lo: str, window_hours: float) -> timedelta:
     an empty project ends after it. On PostHog's ClickHouse it reads each month of events
     once, as a search of bounded existence probes would several times over.
     """
-    if _parse(lo) <= FLOOR:
+    if parse_datetime(lo) <= FLOOR:
         return CEILING - FLOOR
     return timedelta(hours=window_hours)
 
 
 def _tail(page: Page) -> datetime | None:
     value = page.tail_timestamp() if len(page) else None
-    return _parse(value) if value else None
+    return parse_datetime(value) if value else None
 
 
 def read_pages(
@@ -226,7 +222,7 @@ def read_pages(
     limit = sizer.page_rows
     suspected_cap: int | None = None
     if after is not None:
-        lo = max(lo, _parse(after[0]))
+        lo = max(lo, parse_datetime(after[0]))
     while lo < range_hi:
         hi = sizer.window_end(lo, range_hi, open_from)
         try:
@@ -249,7 +245,7 @@ def read_pages(
             limit = sizer.page_rows = rows
         capped = rows >= limit or (rows > 0 and rows % CAP_STEP == 0)
         if capped and after is not None:
-            last = _parse(after[0])
+            last = parse_datetime(after[0])
             sizer.full_page(lo, last, rows, _tail(page))
             suspected_cap = rows if rows < limit else None
             lo = max(lo, last)
