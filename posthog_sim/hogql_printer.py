@@ -13,10 +13,14 @@ PostHog behaviours printed here:
   project's), or ``toDateTime`` for a datetime/date/int argument; ``toUUID(x)`` ->
   ``accurateCastOrNull(x, 'UUID')`` (posthog/hogql/functions/clickhouse/conversions.py);
 - datetime fields print as ``toTimeZone(<field>, <project tz>)`` everywhere, comparisons
-  included (printer ``visit_field_type``; PostHog's printer tests expect e.g.
-  ``greater(toTimeZone(events.timestamp, %(hogql_val_2)s), %(hogql_val_3)s)`` in WHERE).
+  included (``PropertySwapper.visit_field`` in posthog/hogql/transforms/property_types.py, run
+  by ``prepare_ast_for_printing`` in posthog/hogql/printer.py with
+  ``setTimeZones=modifiers.convertToProjectTimezone is not False``; PostHog's printer tests
+  expect e.g. ``greater(toTimeZone(events.timestamp, %(hogql_val_2)s), %(hogql_val_3)s)``).
   ClickHouse then prunes only by the monthly partitions' min/max index, not by the
-  ``toDate(timestamp)`` sort key (measured on chDB 26.9);
+  ``toDate(timestamp)`` sort key (measured on chDB 26.9). With the query modifier
+  ``convertToProjectTimezone: false`` fields print bare (posthog/hogql/test/test_modifiers.py
+  ``test_no_convert_timezone``: no ``toTimeZone`` at all) and the sort key prunes by day;
 - no ``ifNull`` around comparisons that involve ``events.timestamp`` (``visit_compare_operation``);
 - every query is filtered on ``team_id`` (PostHog adds ``equals(<table>.team_id, <team>)``);
 - a LIMIT above the row cap is silently lowered to it (``visit_select_query``); without LIMIT,
@@ -159,6 +163,7 @@ class _Ctx:
     team_id: int
     tz: str
     values: dict[str, Any]
+    convert_tz: bool = True
     params: dict[str, Any] = field(default_factory=dict)
     table: str = "events"
     alias: str = "events"
@@ -200,8 +205,12 @@ class Printer:
         """Target ``database``; ``tz`` is the project time zone; ``row_cap`` the LIMIT cap."""
         self.database, self.team_id, self.tz, self.row_cap = database, team_id, tz, row_cap
 
-    def print_select(self, tree: dict[str, Any], values: dict[str, Any]) -> Printed:
+    def print_select(
+        self, tree: dict[str, Any], values: dict[str, Any], *, convert_tz: bool = True
+    ) -> Printed:
         """ClickHouse SQL for a parsed SELECT (``parse_select_json`` output).
+
+        ``convert_tz`` is the ``convertToProjectTimezone`` modifier (off: no ``toTimeZone``).
 
         Raises:
             HogQLError: Outside the supported subset, or what PostHog refuses.
@@ -227,7 +236,7 @@ class Printer:
         if tree.get("offset") is not None:
             # posthog/hogql/user_query_validator.py
             raise HogQLError(OFFSET_NOT_ALLOWED)
-        ctx = _Ctx(self.database, self.team_id, self.tz, values)
+        ctx = _Ctx(self.database, self.team_id, self.tz, values, convert_tz)
         self._table(tree.get("select_from"), ctx)
         exprs = self._expand_star(tree.get("select") or [], ctx)
         ctx.select_aliases = {e["alias"] for e in exprs if e.get("node") == "Alias"}
@@ -349,7 +358,7 @@ class Printer:
                 f"replaceRegexpAll(nullIf(nullIf(JSONExtractRaw({column}, {keys}), ''), "
                 f"'null'), '^\"|\"$', '')"
             )
-        if kind == "datetime":
+        if kind == "datetime" and ctx.convert_tz:
             return f"toTimeZone({column}, {ctx.add_value(self.tz)})"
         return column
 

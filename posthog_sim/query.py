@@ -54,8 +54,13 @@ _SETTINGS = (
 )
 
 
-def parse_body(body: Any) -> tuple[str, dict[str, Any]]:
-    """Validate the request body; return the HogQL text and its placeholder values."""
+def parse_body(body: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Validate the request body; return the HogQL text, its placeholder values and modifiers.
+
+    ``query.modifiers`` are the query's own HogQLQueryModifiers, which the runner merges over
+    the team's (posthog/hogql_queries/query_runner.py: ``modifiers or query.modifiers`` into
+    ``create_default_modifiers_for_team``). The simulator honours ``convertToProjectTimezone``.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("query"), dict):
         raise ApiError.validation("This field is required.", attr="query")
     if body.get("refresh") not in REFRESH_MODES:
@@ -72,7 +77,15 @@ def parse_body(body: Any) -> tuple[str, dict[str, Any]]:
     values = query.get("values") or {}
     if not isinstance(values, dict):
         raise ApiError.validation("HogQLQuery.values must be an object", attr="query")
-    return text, values
+    modifiers = query.get("modifiers") or {}
+    if not isinstance(modifiers, dict):
+        raise ApiError.validation("HogQLQuery.modifiers must be an object", attr="query")
+    convert = modifiers.get("convertToProjectTimezone")
+    if convert is not None and not isinstance(convert, bool):
+        raise ApiError.validation(
+            "modifiers.convertToProjectTimezone: Input should be a valid boolean", attr="query"
+        )
+    return text, values, modifiers
 
 
 def _clickhouse_detail(exc: ClickHouseError) -> str:
@@ -101,18 +114,19 @@ class QueryService:
         Raises:
             ApiError: 400 for malformed bodies and refused queries, 402/504/512/513 as PostHog.
         """
-        text, values = parse_body(body)
+        text, values, modifiers = parse_body(body)
+        convert_tz = modifiers.get("convertToProjectTimezone") is not False
         now = utc_now()
         try:
             tree = parse_select(text)
-            printed = self.printer.print_select(tree, values)
+            printed = self.printer.print_select(tree, values, convert_tz=convert_tz)
         except (HogQLSyntaxError, HogQLError) as exc:
             raise ApiError.validation(str(exc)) from exc
         hogql = select_to_hogql(tree, printed.limit)
         cache_key = (
             "cache_"
             + hashlib.sha256(
-                f"{self.team_id}:{hogql}:{sorted(values.items())!r}".encode()
+                f"{self.team_id}:{hogql}:{sorted(values.items())!r}:{convert_tz}".encode()
             ).hexdigest()[:32]
         )
         self.limits.before(cache_key)
@@ -134,7 +148,7 @@ class QueryService:
             "error": None,
             "explain": None,
             "metadata": None,
-            "modifiers": {},
+            "modifiers": {**modifiers, "convertToProjectTimezone": convert_tz},
             "query_status": None,
             "timings": [],
             "is_cached": False,

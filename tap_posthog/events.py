@@ -9,9 +9,10 @@ writes the queries. The stream is sorted, so an interrupted run resumes from its
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import msgspec
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
@@ -20,13 +21,17 @@ from tap_posthog.errors import PostHogAPIError, response_detail
 from tap_posthog.events_plan import RunPlan, finish_run, plan_run
 from tap_posthog.events_records import PageRecords, QueryBody, decode_query_body
 from tap_posthog.events_windows import (
+    CEILING,
+    FLOOR,
+    Extent,
     PageRequest,
     QueryOverloadError,
     WindowSizer,
+    find_first,
     initial_width,
     read_pages,
 )
-from tap_posthog.hogql import EventsPage, is_overload, request_body
+from tap_posthog.hogql import EventsPage, extent_query, is_overload, request_body
 from tap_posthog.output import DirectOutputMixin
 from tap_posthog.timeutil import parse_datetime, to_utc_string, utc_now
 
@@ -125,6 +130,22 @@ class EventsStream(DirectOutputMixin, PostHogStream):
         plan.after_ts = run.get("after_ts")
         finish_run(state, plan, previous_bookmark, max_ingested, self.replication_key)
 
+    def _first_sync_start(self, sizer: WindowSizer, lo: datetime, hi: datetime) -> datetime:
+        """Find a first sync's first event with count probes; size the first window from them."""
+
+        def probe(a: datetime, b: datetime) -> Extent:
+            body = self.run_query(extent_query(to_utc_string(a), to_utc_string(b)))
+            rows = [msgspec.json.decode(raw) for raw in body.results or []]
+            n, first = (rows[0][0], rows[0][1]) if rows else (0, None)
+            return Extent(int(n or 0), parse_datetime(first) if n and first else None)
+
+        start, extent, extent_hi = find_first(probe, lo=lo, hi=hi)
+        if extent is None:
+            sizer.width = CEILING - start
+        else:
+            sizer.window_done(start, extent_hi, extent.rows, None)
+        return start
+
     def _pages(self, plan: RunPlan) -> Iterable[PageRecords]:
         """The run's pages, in keyset order; an overload past every narrowing is fatal."""
         sizer = WindowSizer(
@@ -152,10 +173,13 @@ class EventsStream(DirectOutputMixin, PostHogStream):
                 limit,
             )
 
+        lo = parse_datetime(plan.lo)
+        if lo <= FLOOR and plan.after is None and plan.ingested_from is None:
+            lo = self._first_sync_start(sizer, lo, parse_datetime(plan.hi))
         try:
             yield from read_pages(
                 fetch,
-                lo=parse_datetime(plan.lo),
+                lo=lo,
                 range_hi=plan.read_until,
                 open_from=parse_datetime(plan.hi),
                 after=plan.after,

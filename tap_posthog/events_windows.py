@@ -4,14 +4,15 @@ Pure algorithm, no HTTP: :func:`read_pages` asks a ``fetch`` callable for one ke
 time and decides the next query from what the last one returned.
 
 What a query costs: PostHog's events table is partitioned by ``toYYYYMM(timestamp)`` and
-sorted by ``toDate(timestamp)``, event and hashes, and PostHog prints every ``timestamp`` as
-``toTimeZone(events.timestamp, tz)``, which ClickHouse's primary key cannot see through: only
-the partitions' min/max index prunes (measured on ClickHouse through the simulator). A query
-therefore reads every row of every UTC month its time range touches, whatever its ``LIMIT``.
-So each page's lower bound is its cursor's timestamp, and a window never ends before the end
-of its first month (the rest of that month costs nothing more) and otherwise ends at a month
-boundary; within that, its width aims at :data:`TARGET_SHARE` of a page at the density the
-previous pages showed, with no upper bound short of the rest of the range.
+sorted by ``(team_id, toDate(timestamp), event, ...)`` (posthog/models/event/sql.py). The tap's
+queries carry the modifier ``convertToProjectTimezone: false`` (see ``hogql``), so PostHog
+prints ``events.timestamp`` bare and ClickHouse's primary key prunes by UTC day: a query reads
+the rows of every UTC day its time range touches, whatever its ``LIMIT`` (rows within a day
+are sorted by event, not time). So each page's lower bound is its cursor's timestamp, and a
+window never ends before the end of its first day (the rest of that day costs nothing more)
+and otherwise ends at a day boundary; within that, its width aims at :data:`TARGET_SHARE` of
+a page at the density the previous pages showed, with no upper bound short of the rest of
+the range.
 
 A page shorter than the limit ends its window only when its length cannot be a server-side
 row cap (older PostHog caps HogQL at 10,000 rows): a length that is a multiple of 100, or the
@@ -90,7 +91,7 @@ class WindowSizer:
     growth: float = MAX_GROWTH
     #: Rows per second measured last (None until a page said something).
     rate: float | None = field(default=None)
-    #: Set once a query was overloaded: windows no longer widen to month ends, and grow slowly.
+    #: Set once a query was overloaded: windows no longer widen to day ends, and grow slowly.
     narrowed: bool = False
 
     @property
@@ -105,8 +106,8 @@ class WindowSizer:
         narrowed after an overload: a window that reaches ``open_from`` (the run's start:
         beyond it only clock-skewed future events exist), or comes within half a window of
         it before any density is known, extends to ``range_hi`` too; any other ends at the
-        start of a UTC month, never before the end of ``lo``'s month (ClickHouse reads that
-        month's partition anyway).
+        start of a UTC day, never before the end of ``lo``'s day (ClickHouse reads that day's
+        rows anyway).
         """
         hi = lo + self.width
         if range_hi - hi < self.width / 2:
@@ -116,7 +117,7 @@ class WindowSizer:
         margin = self.width / 2 if self.rate is None else timedelta(0)
         if hi + margin >= open_from:
             return range_hi
-        return min(range_hi, max(_next_month(lo), _month_start(hi)))
+        return min(range_hi, max(_next_day(lo), _day_start(hi)))
 
     def full_page(self, lo: datetime, last: datetime, rows: int, tail: datetime | None) -> None:
         """A page filled before its window ended: ``rows`` rows lie in ``[lo, last]``.
@@ -133,11 +134,11 @@ class WindowSizer:
         self.rate = max(average, recent)
         self.width = max(MIN_WINDOW, _seconds(self.target_rows / self.rate))
         if tail is not None and tail > lo and last - tail < BURST_SPAN and recent > BURST * average:
-            # The page ended in a burst: read the rest of the burst's month (ClickHouse reads
+            # The page ended in a burst: read the rest of the burst's day (ClickHouse reads
             # it anyway) plus what the density before the burst fills.
             before = (rows * 3 // 4) / max((tail - lo).total_seconds(), 1e-6)
-            rest_of_month = _next_month(last) - last
-            self.width = min(_WHOLE_RANGE, rest_of_month + _seconds(self.target_rows / before))
+            rest_of_day = _next_day(last) - last
+            self.width = min(_WHOLE_RANGE, rest_of_day + _seconds(self.target_rows / before))
 
     def window_done(self, lo: datetime, hi: datetime, rows: int, tail: datetime | None) -> None:
         """A window ended: it held ``rows`` rows in ``[lo, hi)`` (``tail`` as in full_page)."""
@@ -166,15 +167,12 @@ def _seconds(value: float) -> timedelta:
     return timedelta(seconds=min(value, _WHOLE_RANGE.total_seconds()))
 
 
-def _month_start(value: datetime) -> datetime:
-    return value.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+def _day_start(value: datetime) -> datetime:
+    return value.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _next_month(value: datetime) -> datetime:
-    start = _month_start(value)
-    if start.month == 12:
-        return start.replace(year=start.year + 1, month=1)
-    return start.replace(month=start.month + 1)
+def _next_day(value: datetime) -> datetime:
+    return _day_start(value) + timedelta(days=1) if value < CEILING - timedelta(days=1) else CEILING
 
 
 def _tail_rate(rows: int, end: datetime, tail: datetime | None) -> float:
@@ -184,13 +182,56 @@ def _tail_rate(rows: int, end: datetime, tail: datetime | None) -> float:
     return (rows - (3 * rows) // 4) / max((end - tail).total_seconds(), 1e-6)
 
 
+#: The first-event search stops narrowing below this: the rest is read as one window.
+SEARCH_RESOLUTION = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Extent:
+    """A count probe's answer for ``[lo, hi)``: its rows and the first one's timestamp."""
+
+    rows: int
+    first: datetime | None
+
+
+def find_first(
+    probe: Callable[[datetime, datetime], Extent], *, lo: datetime, hi: datetime
+) -> tuple[datetime, Extent | None, datetime]:
+    """Where a first sync from ``lo`` starts reading: ``(start, extent, extent_hi)``.
+
+    A query reads every UTC day its range touches, so one over the whole range to find the
+    first event would read every event once before the first page. Instead ``[lo, hi)`` is
+    bisected with count probes, each from the highest bound known empty up to the middle of
+    what is left below ``hi`` (the run's start): probes below the first event read nothing,
+    and the first probe that finds rows says where the first event is and how dense the
+    events after it are (``extent`` over ``[start, extent_hi)``). For events spread up to
+    ``hi`` that probe reads at most the first half of them (about a quarter on average).
+    A probe too expensive for the server halves the range below it. Without rows below
+    ``hi`` (an empty project, or only clock-skewed future events) the search ends within
+    :data:`SEARCH_RESOLUTION` of ``hi`` and ``extent`` is None.
+    """
+    low, high = lo, hi
+    while high - low > SEARCH_RESOLUTION:
+        mid = low + (high - low) / 2
+        try:
+            found = probe(low, mid)
+        except QueryOverloadError:
+            high = mid
+            continue
+        if found.rows and found.first is not None:
+            return max(lo, found.first), found, mid
+        low = mid
+    return low, None, high
+
+
 def initial_width(lo: str, window_hours: float) -> timedelta:
     """The first window's width: ``window_hours``, or the whole range from :data:`FLOOR`.
 
     A first sync without ``start_date`` starts at FLOOR: one query over the whole range then
     returns the first page wherever the first event lies (before 1970 or in the future), and
-    an empty project ends after it. On PostHog's ClickHouse it reads each month of events
-    once, as a search of bounded existence probes would several times over.
+    an empty project ends after it. On PostHog's ClickHouse it reads every event once, as a
+    search of bounded existence probes would several times over (any probe reads every day
+    it touches, whatever its ``LIMIT``).
     """
     if parse_datetime(lo) <= FLOOR:
         return CEILING - FLOOR

@@ -17,6 +17,18 @@ EVENT_COLUMNS = (
 )
 MAX_LIMIT = 50_000
 
+#: Modifiers of every query the tap sends. PostHog wraps each datetime field in
+#: ``toTimeZone(field, <project tz>)`` unless ``convertToProjectTimezone`` is false
+#: (posthog/hogql/transforms/property_types.py ``PropertySwapper``), and through that wrapper
+#: ClickHouse cannot use the events sort key ``toDate(timestamp)``: a page would read its
+#: whole month. The tap compares and emits UTC anyway, so nothing else changes.
+QUERY_MODIFIERS: dict[str, Any] = {"convertToProjectTimezone": False}
+
+
+def hogql_query(text: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The ``query`` object of a Query API request: HogQL text, its values, the modifiers."""
+    return {"kind": "HogQLQuery", "query": text, "values": values, "modifiers": QUERY_MODIFIERS}
+
 
 @dataclass(frozen=True)
 class EventsPage:
@@ -59,7 +71,19 @@ class EventsPage:
             + "\n  AND ".join(where)
             + f"\nORDER BY timestamp ASC, uuid ASC\nLIMIT {limit}"
         )
-        return {"kind": "HogQLQuery", "query": text, "values": values}
+        return hogql_query(text, values)
+
+
+def extent_query(lo: str, hi: str) -> dict[str, Any]:
+    """The ``query`` object counting events in ``[lo, hi)`` with the first one's timestamp.
+
+    On an empty range ClickHouse's ``min`` answers its type's default, so ``n`` decides.
+    """
+    text = (
+        "SELECT count() AS n, min(timestamp) AS first_ts\nFROM events\n"
+        "WHERE timestamp >= toDateTime({lo}, 'UTC')\n  AND timestamp < toDateTime({hi}, 'UTC')"
+    )
+    return hogql_query(text, {"lo": lo, "hi": hi})
 
 
 #: Statuses PostHog's query endpoint uses for a query too expensive to finish (PostHog's

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_posthog.client import PostHogStream
 from tap_posthog.errors import PostHogAPIError, response_detail
+from tap_posthog.hogql import hogql_query
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -59,7 +60,7 @@ class KeysetQuery:
             f"SELECT {', '.join(self.columns)}\nFROM {self.table}{where}\n"
             f"ORDER BY {self.key} ASC\nLIMIT {limit}"
         )
-        return {"kind": "HogQLQuery", "query": text, "values": values}
+        return hogql_query(text, values)
 
 
 class HogQLStream(PostHogStream):

@@ -24,6 +24,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_posthog.distinct_ids import DistinctIdIndex, ordered
 from tap_posthog.errors import PostHogAPIError
+from tap_posthog.hogql import hogql_query
 from tap_posthog.keyset import MAX_LIMIT, HogQLStream, KeysetQuery
 from tap_posthog.streams import FULL_TABLE, announce_complete_read
 from tap_posthog.timeutil import hogql_utc_text, to_utc_string, utc_now
@@ -72,11 +73,7 @@ def lookup_query(person_ids: list[str]) -> dict[str, Any]:
         "SELECT distinct_id, person_id\nFROM person_distinct_ids\n"
         f"WHERE person_id IN ({marks})\nORDER BY distinct_id ASC\nLIMIT {MAX_LIMIT}"
     )
-    return {
-        "kind": "HogQLQuery",
-        "query": text,
-        "values": dict(zip(names, person_ids, strict=True)),
-    }
+    return hogql_query(text, dict(zip(names, person_ids, strict=True)))
 
 
 class _WholeTableStream(HogQLStream):

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tap_posthog.client import PostHogStream
-from tap_posthog.hogql import request_body
+from tap_posthog.hogql import hogql_query, request_body
 from tap_posthog.timeutil import hogql_utc_text, parse_datetime, to_utc_string, utc_now
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def sessions_query(
         + "\n  AND ".join(where)
         + f"\nORDER BY `$start_timestamp` ASC, session_id ASC\nLIMIT {int(limit)}"
     )
-    return {"kind": "HogQLQuery", "query": text, "values": values}
+    return hogql_query(text, values)
 
 
 class SessionsStream(PostHogStream):

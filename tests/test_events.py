@@ -126,16 +126,36 @@ def test_start_and_end_date_bound_the_events(sim):
     _assert_exact(run.ids("events"), expected)
 
 
-def test_without_start_date_the_first_query_spans_the_whole_date_range(sim):
+def _query_records(sim):
+    return [r for r in sim.requests if r.method == "POST" and r.path.endswith("/query/")]
+
+
+def test_without_start_date_the_first_event_is_found_by_cheap_bounded_probes(sim):
     run = run_tap(_config(sim), streams=["events"])
     assert run.returncode == 0, run.stderr[-2000:]
-    queries = _queries(sim)
-    # No unbounded min(timestamp) scan: every query is a bounded, narrowable keyset page, the
-    # first one over ClickHouse's whole DateTime64 range.
-    assert all(q["query"].startswith("SELECT uuid") for q in queries)
+    records = _query_records(sim)
+    queries = [json.loads(r.body)["query"] for r in records]
+    probes = [i for i, q in enumerate(queries) if q["query"].startswith("SELECT count()")]
+    pages = [i for i, q in enumerate(queries) if q["query"].startswith("SELECT uuid")]
+    assert probes
+    assert pages
+    assert len(probes) + len(pages) == len(queries)
+    # Probes come first, bisecting upwards from the floor: each starts where the one before
+    # it ended (everything below is known empty), and every bound is below the run's start.
+    assert max(probes) < min(pages)
+    # PostHog then prints events.timestamp bare: its toDate(timestamp) sort key prunes by day.
+    assert all(q["modifiers"] == {"convertToProjectTimezone": False} for q in queries)
     assert queries[0]["values"]["lo"] == "1900-01-01T00:00:00.000000Z"
-    assert queries[0]["values"]["hi"] == "2299-12-31T00:00:00.000000Z"
-    assert next(r.rows for r in sim.requests if r.path.endswith("/query/")) == 1000
+    for before, after in itertools.pairwise(probes):
+        assert queries[after]["values"]["lo"] == queries[before]["values"]["hi"]
+    # Only the last probe found events; together the probes read fewer rows than a query over
+    # the whole range would (every event).
+    assert all(records[i].rows_read == 0 for i in probes[:-1])
+    total = len(sim.truth.ids("events"))
+    assert 0 < records[probes[-1]].rows_read < total
+    # The first page starts at the first event.
+    first = min(parse_datetime(r["timestamp"]) for r in sim.truth.records("events"))
+    assert parse_datetime(queries[pages[0]]["values"]["lo"]) == first
     _assert_exact(run.ids("events"), sim.truth.ids("events"))
 
 
@@ -167,12 +187,16 @@ def test_only_an_epoch_event_is_not_an_empty_project(sim_factory):
     assert sorted(run.ids("events")) == sorted(epoch_ids)
 
 
-def test_empty_project_ends_after_one_query(sim_factory):
+def test_empty_project_ends_after_a_bounded_search_that_reads_nothing(sim_factory):
     sim = sim_factory(n_events=0, tie_groups=())
     run = run_tap(_config(sim), streams=["events"])
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.ids("events") == []
-    assert len(_queries(sim)) == 1
+    records = _query_records(sim)
+    # Bisection from 1900 to the run's start down to a day (16 probes), then one page from
+    # there to the end of the range (clock-skewed future events), all reading nothing.
+    assert len(records) <= 18
+    assert all(r.rows_read == 0 for r in records)
 
 
 def test_gateway_html_504_is_retried_unchanged(sim):

@@ -17,9 +17,11 @@ import pytest
 from tap_posthog.events_windows import (
     CEILING,
     FLOOR,
+    Extent,
     PageRequest,
     QueryOverloadError,
     WindowSizer,
+    find_first,
     initial_width,
     read_pages,
 )
@@ -52,29 +54,30 @@ class _Page:
         return _text(self.rows[(3 * len(self.rows)) // 4][0]) if self.rows else None
 
 
-def _month(us: int) -> int:
-    when = EPOCH + timedelta(microseconds=us)
-    return when.year * 12 + when.month
+def _day(us: int) -> int:
+    return us // US_PER_DAY
 
 
 class _Table:
-    """Rows ``(timestamp_us, uuid)`` in keyset order; a query costs the rows of its months.
+    """Rows ``(timestamp_us, uuid)`` in keyset order; a query costs the rows of its UTC days.
 
-    That is what ClickHouse reads for PostHog's printed SQL (see ``events_windows``).
+    That is what ClickHouse reads for the SQL PostHog prints from the tap's queries (the
+    ``toDate(timestamp)`` sort key prunes by day; see ``events_windows``).
     """
 
     def __init__(self, stamps: list[int], *, cap: int | None = None, max_read: int | None = None):
         self.rows = sorted((ts, f"{i:08d}") for i, ts in enumerate(stamps))
         self.keys = [r[0] for r in self.rows]
-        self.months = [_month(ts) for ts in self.keys]
+        self.days = [_day(ts) for ts in self.keys]
         self.cap, self.max_read = cap, max_read
         self.read = 0
+        self.probes = 0
         self.pages: list[int] = []
 
     def fetch(self, request: PageRequest) -> _Page:
         lo, hi = _us(request.lo), _us(request.hi)
-        first, last = _month(lo), _month(hi - 1)
-        read = bisect.bisect_right(self.months, last) - bisect.bisect_left(self.months, first)
+        first, last = _day(lo), _day(hi - 1)
+        read = bisect.bisect_right(self.days, last) - bisect.bisect_left(self.days, first)
         if self.max_read is not None and read > self.max_read:
             raise QueryOverloadError("HTTP 504: Query has hit the max execution time")
         self.read += read
@@ -88,14 +91,29 @@ class _Table:
         self.pages.append(len(page))
         return page
 
-    def exists(self, lo: datetime, hi: datetime) -> bool:
-        i = bisect.bisect_left(self.keys, _us(lo))
-        return i < len(self.keys) and self.keys[i] < _us(hi)
+    def probe(self, lo: datetime, hi: datetime) -> Extent:
+        """``count()`` and ``min(timestamp)`` over ``[lo, hi)``, at the same cost as a page."""
+        a, b = _us(lo), _us(hi)
+        first, last = _day(a), _day(b - 1)
+        read = bisect.bisect_right(self.days, last) - bisect.bisect_left(self.days, first)
+        if self.max_read is not None and read > self.max_read:
+            raise QueryOverloadError("HTTP 504: Query has hit the max execution time")
+        self.read += read
+        self.probes += 1
+        i, j = bisect.bisect_left(self.keys, a), bisect.bisect_left(self.keys, b)
+        return Extent(j - i, EPOCH + timedelta(microseconds=self.keys[i]) if j > i else None)
 
 
 def _read_all(table: _Table, page_rows: int = 50_000, start: datetime | None = None) -> list:
+    """Read everything as EventsStream does: a search for the first event without start."""
     lo = start or FLOOR
     sizer = WindowSizer(page_rows=page_rows, width=initial_width(_text(_us(lo)), 24))
+    if start is None:
+        lo, extent, extent_hi = find_first(table.probe, lo=FLOOR, hi=NOW)
+        if extent is None:
+            sizer.width = CEILING - lo
+        else:
+            sizer.window_done(lo, extent_hi, extent.rows, None)
     got = []
     pages = read_pages(table.fetch, lo=lo, range_hi=CEILING, open_from=NOW, after=None, sizer=sizer)
     for page in pages:
@@ -155,8 +173,8 @@ def test_under_a_10000_row_cap_windows_shrink_to_it():
     assert len(table.pages) <= 100_000 / (0.75 * 10_000) + 4
 
 
-def test_windows_follow_density_cheaply_when_months_hold_less_than_a_page():
-    # ~10,000 events a month for twenty months, read from a start_date.
+def test_windows_follow_density_cheaply_when_days_hold_less_than_a_page():
+    # ~330 events a day for twenty months, read from a start_date.
     start = NOW - timedelta(days=600)
     table = _Table(_uniform(random.Random(3), 200_000, start, NOW))
     assert _read_all(table, start=start) == table.rows
@@ -165,14 +183,44 @@ def test_windows_follow_density_cheaply_when_months_hold_less_than_a_page():
     assert data_pages[len(data_pages) // 2] >= 20_000
 
 
-def test_a_month_denser_than_a_page_is_read_once_per_page():
-    table = _Table(_uniform(random.Random(4), 120_001, NOW - timedelta(days=40),
-                            NOW - timedelta(days=35)))  # fmt: skip
+def test_a_day_denser_than_a_page_is_read_once_per_page():
+    day = NOW - timedelta(days=40)
+    table = _Table(_uniform(random.Random(4), 120_001, day, day + timedelta(hours=6)))
     assert _read_all(table) == table.rows
-    # Three pages (the fewest possible), each reading the month once; the empty rest of the
-    # range reads nothing.
+    # Three pages (the fewest possible), each reading the day once, after the one probe that
+    # found the first event (it read the day too); the empty rest of the range reads nothing.
     assert [rows for rows in table.pages if rows] == [50_000, 50_000, 20_001]
-    assert table.read == 3 * len(table.rows)
+    assert table.read == 4 * len(table.rows)
+
+
+@pytest.mark.parametrize("shape", ["uniform", "recent"])
+def test_a_first_sync_reads_each_event_little_more_than_once(shape):
+    # Without start_date: the first event is found by probes that read at most the events in
+    # the first half of the time up to the run's start, and windows end at day boundaries.
+    table = _Table(_shape(shape, 200_000))
+    assert _read_all(table) == table.rows
+    assert table.read <= 1.5 * len(table.rows)
+    assert table.probes <= 17
+    assert sorted(table.pages)[len(table.pages) // 2] >= 20_000
+
+
+def test_the_search_for_the_first_event_narrows_under_overload():
+    stamps = _shape("uniform", 50_000)
+    table = _Table(stamps, max_read=20_000)
+    start, extent, _ = find_first(table.probe, lo=FLOOR, hi=NOW)
+    assert start == EPOCH + timedelta(microseconds=min(stamps))
+    assert extent is not None
+    assert 0 < extent.rows <= 20_000
+
+
+def test_the_search_ends_near_the_run_start_when_nothing_lies_before_it():
+    table = _Table([_us(NOW + timedelta(days=400))])
+    start, extent, _ = find_first(table.probe, lo=FLOOR, hi=NOW)
+    assert extent is None
+    assert NOW - timedelta(days=1) <= start < NOW
+    assert table.read == 0
+    assert table.probes <= 16
+    assert _read_all(_Table(table.keys)) == table.rows
 
 
 def test_overload_narrows_window_then_continues_exactly():

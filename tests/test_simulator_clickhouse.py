@@ -63,6 +63,46 @@ def test_reading_too_many_rows_is_a_504_timeout_and_a_narrower_window_succeeds(
         records[0].bytes_read + records[1].bytes_read)
 
 
+def test_without_project_timezone_conversion_the_sort_key_prunes_by_day(sim_factory):
+    # PostHog prints toTimeZone(events.timestamp, tz) unless the query's modifiers say
+    # convertToProjectTimezone: false; then ClickHouse's toDate(timestamp) key prunes by day.
+    sim = sim_factory(n_events=3000, tie_groups=(), events_days=30, events_index_granularity=64)
+    day = sim.data.anchor.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=10)
+    window = {"lo": _utc(day), "hi": _utc(day + timedelta(days=1))}
+    results, reads = [], []
+    for modifiers in ({}, {"convertToProjectTimezone": True},
+                      {"convertToProjectTimezone": False}):
+        body = {"query": {"kind": "HogQLQuery", "query": WINDOW, "values": window,
+                          "modifiers": modifiers}, "refresh": "force_blocking"}
+        response = api_session(sim).post(
+            f"{sim.base_url}/api/projects/{sim.project_id}/query/", json=body, timeout=30)
+        assert response.status_code == 200, response.text
+        payload = response.json()
+        converted = modifiers.get("convertToProjectTimezone", True)
+        assert ("toTimeZone" in payload["clickhouse"]) is converted
+        assert payload["modifiers"]["convertToProjectTimezone"] is converted
+        results.append(payload["results"])
+        reads.append(sim.requests.matching("/query/")[-1].rows_read)
+    lo, hi = (datetime.fromisoformat(v) for v in window.values())
+    expected = [[r["id"]] for r in sim.truth.records("events")
+                if lo <= datetime.fromisoformat(r["timestamp"]) < hi]
+    assert expected
+    assert results == [expected] * 3
+    # The whole month's partition with the conversion, little more than the day without.
+    assert reads[0] == reads[1] > 4 * reads[2]
+    assert reads[2] < 3 * len(expected) + 3 * 64
+
+
+def test_a_non_boolean_timezone_modifier_is_a_validation_error(sim):
+    body = {"query": {"kind": "HogQLQuery", "query": "SELECT 1",
+                      "modifiers": {"convertToProjectTimezone": "no"}},
+            "refresh": "force_blocking"}
+    response = api_session(sim).post(
+        f"{sim.base_url}/api/projects/{sim.project_id}/query/", json=body, timeout=30)
+    assert response.status_code == 400
+    assert response.json()["type"] == "validation_error"
+
+
 def test_too_slow_512_and_memory_513(sim_factory):
     slow = sim_factory(n_events=500, tie_groups=(), query_too_slow_rows_read=10)
     response = _query(slow, "SELECT count() FROM events WHERE event != ''")
