@@ -5,7 +5,10 @@ Raw tables (what PostHog's ingestion writes):
 - ``events``: PostHog's sharded events table (posthog/models/event/sql.py): ``uuid UUID``,
   ``DateTime64(6, 'UTC')`` times, ``properties`` a JSON string, ``elements_chain``, the
   materialised ``$session_id`` String ('' when the event has none), ``person_id UUID``
-  (persons-on-events), ``inserted_at``; ``PARTITION BY toYYYYMM(timestamp) ORDER BY (team_id,
+  (persons-on-events), ``person_properties`` String (persons-on-events: the person's properties
+  as JSON text when the event was ingested, ``'{}'`` for a personless event; HogQL
+  ``person.properties`` reads it, posthog/hogql/database/schema/events.py
+  ``EventsPersonSubTable``), ``inserted_at``; ``PARTITION BY toYYYYMM(timestamp) ORDER BY (team_id,
   toDate(timestamp), event, cityHash64(distinct_id), cityHash64(uuid))``.
 - ``raw_persons`` (PostHog's ``person``, posthog/models/person/sql.py): one row per version,
   ``ReplacingMergeTree(version)``; a deletion is a row with ``is_deleted = 1`` and
@@ -46,6 +49,7 @@ CREATE TABLE {db}.events (
     elements_chain String,
     created_at DateTime64(6, 'UTC'),
     person_id UUID,
+    person_properties String,
     `$session_id` String,
     inserted_at DateTime64(6, 'UTC')
 ) ENGINE = MergeTree
@@ -141,7 +145,8 @@ GROUP BY team_id, `$session_id`
 _EVENT_INSERT = (
     "SELECT toUUID(uuid), event, properties, fromUnixTimestamp64Micro(ts, 'UTC'), "
     "{team}, distinct_id, elements_chain, fromUnixTimestamp64Micro(created, 'UTC'), "
-    "toUUID(person_id), session_id, fromUnixTimestamp64Micro(inserted, 'UTC')"
+    "toUUID(person_id), person_properties, session_id, "
+    "fromUnixTimestamp64Micro(inserted, 'UTC')"
 )
 
 
@@ -168,6 +173,7 @@ class Tables:
                 "elements_chain": rows.elements_chain,
                 "created": pa.array(rows.created_us, pa.int64()),
                 "person_id": rows.person_id,
+                "person_properties": rows.person_properties,
                 "session_id": rows.session_id,
                 "inserted": pa.array(rows.inserted_us, pa.int64()),
             }

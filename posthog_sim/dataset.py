@@ -268,6 +268,7 @@ class Dataset:
             change_properties(self._rng, person)
             person["_version"] = person.get("_version", 0) + 1
             self.tables.write_persons([person])
+            self.events.set_person_properties(person_id, person["properties"])
 
     def delete_person(self, person_id: str) -> None:
         """Delete a person: the REST row stays as a hidden offset slot, like a deleted/merged one.
@@ -309,6 +310,7 @@ class Dataset:
             gone["_deleted"] = True
             gone["_version"] = gone.get("_version", 0) + 100
             self.tables.write_persons([keep])
+            self.events.set_person_properties(keep_id, keep["properties"])
             self.tables.write_distinct_ids(rows)
             self.tables.write_persons([gone], deleted=True)
 

@@ -4,12 +4,18 @@ Every column of an event is a function of its index ``i`` and the seed, except i
 (``timestamp``, ``created_at``, ``inserted_at``), which are kept per event in numpy arrays. So the
 ground truth is this module's own data (about 32 bytes an event), independent of ClickHouse: the
 ClickHouse tables (:mod:`posthog_sim.ch_tables`) are filled from the rows built here.
+
+Persons on events: PostHog's ingestion writes each event with its person's properties as they
+were when the event was ingested (the events table's ``person_properties`` column, a JSON text;
+``'{}'`` for a personless event, posthog/models/event/sql.py and the plugin-server's
+``createEvent``). The store keeps those snapshots: one text per version of a person's
+properties and, per event, the index of the version current at its ingestion.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,6 +122,8 @@ class EventRows:
     elements_chain: list[str]
     person_id: list[str]
     session_id: list[str]
+    #: The person's properties at ingestion, JSON text as PostHog stores it.
+    person_properties: list[str]
 
     def __len__(self) -> int:
         return len(self.uuid)
@@ -124,15 +132,33 @@ class EventRows:
 class EventStore:
     """The events of the main project as the ground truth holds them."""
 
-    def __init__(self, seed: int, person_pool: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        seed: int,
+        person_pool: Sequence[tuple[str, str]],
+        person_properties: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         """Start empty.
 
         Args:
             seed: Dataset seed; every generated column derives from it.
             person_pool: ``(person_id, distinct_id)`` pairs events pick from.
+            person_properties: The current properties of each pool person (same order);
+                missing ones are empty.
         """
         self.seed = seed
         self._pool = list(person_pool) or [("00000000-0000-4000-8000-000000000000", "anonymous")]
+        props = list(person_properties)
+        props += [{}] * (len(self._pool) - len(props))
+        #: Every version of person properties seen, as stored JSON text.
+        self._texts: list[str] = [_json_text(p) for p in props[: len(self._pool)]]
+        #: Pool index -> index into ``_texts`` of the person's current properties.
+        self._current = np.arange(len(self._pool), dtype=np.int64)
+        self._pool_of: dict[str, list[int]] = {}
+        for k, (person_id, _) in enumerate(self._pool):
+            self._pool_of.setdefault(person_id, []).append(k)
+        #: Per event: index into ``_texts`` of its person's properties at ingestion.
+        self._snap = np.zeros(0, np.int64)
         self._idx = np.zeros(0, np.int64)
         self._ts = np.zeros(0, np.int64)
         self._created = np.zeros(0, np.int64)
@@ -153,7 +179,20 @@ class EventStore:
         self._ts = np.concatenate([self._ts, ts.astype(np.int64)])
         self._created = np.concatenate([self._created, created.astype(np.int64)])
         self._inserted = np.concatenate([self._inserted, inserted.astype(np.int64)])
+        self._snap = np.concatenate([self._snap, self._current[self._pool_index(idx)]])
         return np.arange(len(self._idx) - n, len(self._idx))
+
+    def _pool_index(self, i: np.ndarray) -> np.ndarray:
+        """The pool person of events with index ``i`` (clusters of four share one)."""
+        return _mod(self._h(i // 4, 15), len(self._pool))
+
+    def set_person_properties(self, person_id: str, properties: Mapping[str, Any]) -> None:
+        """A person's properties changed: events ingested from now on carry the new ones."""
+        slots = self._pool_of.get(person_id)
+        if not slots:
+            return
+        self._texts.append(_json_text(properties))
+        self._current[slots] = len(self._texts) - 1
 
     def generate(
         self, n: int, lo_us: int, hi_us: int, ties: Sequence[tuple[int, int]]
@@ -234,7 +273,7 @@ class EventStore:
         cl = i // 4
         hi, lo = self._uuid_parts(positions)
         event_code = np.searchsorted(_CUMULATIVE, _mod(seed_h(i, 16), 100), side="right")
-        pidx = _mod(seed_h(cl, 15), len(self._pool))
+        pidx = self._pool_index(i)
         no_session = _mod(seed_h(cl, 19), 100) < 12
         s_hi, s_lo = _uuid7_parts(
             (ts // 3_600_000_000) * 3_600_000, _mod(seed_h(cl, 11), 4096), seed_h(cl, 20)
@@ -268,6 +307,7 @@ class EventStore:
             elements_chain=chains,
             person_id=[p for p, _ in people],
             session_id=sessions,
+            person_properties=[self._texts[s] for s in self._snap[positions].tolist()],
         )
 
     def _uuid_parts(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -300,11 +340,15 @@ class EventStore:
         hi, lo = self._uuid_parts(positions)
         return [_uuid_text(a, b) for a, b in zip(hi.tolist(), lo.tolist(), strict=True)]
 
-    def records(self) -> list[dict[str, Any]]:
-        """Events as the tap should emit them (UTC datetimes, parsed properties)."""
+    def records(self, *, person_properties: bool = False) -> list[dict[str, Any]]:
+        """Events as the tap should emit them (UTC datetimes, parsed properties).
+
+        With ``person_properties``, each record also has the person's properties at ingestion
+        (parsed; None where PostHog stored an empty text).
+        """
         out: list[dict[str, Any]] = []
         for rows in self.batches(self.ordered()):
-            out.extend(_truth_records(rows))
+            out.extend(_truth_records(rows, person_properties=person_properties))
         return out
 
     def bounds(self) -> tuple[datetime | None, datetime | None]:
@@ -348,9 +392,14 @@ def _chain(h5: int) -> str:
     )
 
 
-def _truth_records(rows: EventRows) -> Iterator[dict[str, Any]]:
+def _json_text(properties: Mapping[str, Any]) -> str:
+    """Properties as PostHog's ingestion stores them (``JSON.stringify``: compact, UTF-8)."""
+    return json.dumps(dict(properties), ensure_ascii=False, separators=(",", ":"))
+
+
+def _truth_records(rows: EventRows, *, person_properties: bool) -> Iterator[dict[str, Any]]:
     for k in range(len(rows)):
-        yield {
+        record = {
             "id": rows.uuid[k],
             "event": rows.event[k],
             "distinct_id": rows.distinct_id[k],
@@ -361,3 +410,7 @@ def _truth_records(rows: EventRows) -> Iterator[dict[str, Any]]:
             "person_id": rows.person_id[k],
             "session_id": rows.session_id[k],
         }
+        if person_properties:
+            text = rows.person_properties[k]
+            record["person_properties"] = json.loads(text) if text else None
+        yield record

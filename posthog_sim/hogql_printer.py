@@ -21,6 +21,9 @@ PostHog behaviours printed here:
   ``toDate(timestamp)`` sort key (measured on chDB 26.9). With the query modifier
   ``convertToProjectTimezone: false`` fields print bare (posthog/hogql/test/test_modifiers.py
   ``test_no_convert_timezone``: no ``toTimeZone`` at all) and the sort key prunes by day;
+- ``person.properties`` (and ``person.properties.<key>``, ``person.id``) on events print as the
+  events row's own ``person_properties`` / ``person_id`` columns: persons-on-events mode, no join
+  (posthog/hogql/database/schema/events.py ``EventsPersonSubTable``, see ``hogql_schema``);
 - no ``ifNull`` around comparisons that involve ``events.timestamp`` (``visit_compare_operation``);
 - every query is filtered on ``team_id`` (PostHog adds ``equals(<table>.team_id, <team>)``);
 - a LIMIT above the row cap is silently lowered to it (``visit_select_query``); without LIMIT,
@@ -34,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .hogql_schema import STAR, TABLES
+from .hogql_schema import STAR, SUBTABLES, TABLES
 
 
 class HogQLError(Exception):
@@ -344,15 +347,12 @@ class Printer:
             chain = chain[1:]
         if len(chain) == 1 and chain[0] in ctx.select_aliases:
             return quote(chain[0])
-        fields = TABLES[ctx.table]
-        if not chain or chain[0] not in fields:
-            raise HogQLError(f"Unable to resolve field: {'.'.join(chain) or '?'}")
-        column = f"{quote(ctx.alias)}.{quote(chain[0])}"
-        kind = fields[chain[0]]
-        if len(chain) > 1:
+        name, kind, rest = _resolve(chain, ctx.table)
+        column = f"{quote(ctx.alias)}.{quote(name)}"
+        if rest:
             if kind != "json":
-                raise HogQLError(f"Can not access property {chain[1]!r} on field {chain[0]!r}")
-            keys = ", ".join(ctx.add_value(k) for k in chain[1:])
+                raise HogQLError(f"Can not access property {rest[0]!r} on field {chain[0]!r}")
+            keys = ", ".join(ctx.add_value(k) for k in rest)
             # PostHog's property access (printer visit_property_type)
             return (
                 f"replaceRegexpAll(nullIf(nullIf(JSONExtractRaw({column}, {keys}), ''), "
@@ -367,6 +367,9 @@ class Printer:
             chain = [str(c) for c in node.get("chain", [])]
             if chain and chain[0] == ctx.alias and len(chain) > 1:
                 chain = chain[1:]
+            if chain and chain[0] in SUBTABLES.get(ctx.table, {}) and len(chain) == 2:
+                sub = SUBTABLES[ctx.table][chain[0]].get(chain[1])
+                return sub[1] if sub else "other"
             if len(chain) == 1:
                 return TABLES[ctx.table].get(chain[0], "other")
         return "other"
@@ -449,6 +452,25 @@ class Printer:
             return f"toDateTime({first}, {tz})"
         # "These two CH functions require a precision argument before timezone"
         return f"parseDateTime64BestEffortOrNull({first}, 6, {tz})"
+
+
+def _resolve(chain: list[str], table: str) -> tuple[str, str, list[str]]:
+    """A field chain as ``(ClickHouse column, kind, property keys after it)``.
+
+    ``person.properties.$browser`` on events resolves to the events row's own
+    ``person_properties`` column (persons on events, see ``hogql_schema.SUBTABLES``).
+
+    Raises:
+        HogQLError: The chain names no field of the table.
+    """
+    fields = TABLES[table]
+    if chain and chain[0] in fields:
+        return chain[0], fields[chain[0]], chain[1:]
+    sub = SUBTABLES.get(table, {}).get(chain[0]) if chain else None
+    if sub is not None and len(chain) > 1 and chain[1] in sub:
+        column, kind = sub[chain[1]]
+        return column, kind, chain[2:]
+    raise HogQLError(f"Unable to resolve field: {'.'.join(chain) or '?'}")
 
 
 def _is_number(node: dict[str, Any]) -> bool:

@@ -15,6 +15,18 @@ EVENTS = {
     "person_id": "uuid",
     "$session_id": "string",
 }
+# Virtual sub-tables: HogQL field -> {sub-field: (ClickHouse column, kind)}. In persons-on-events
+# mode, the default for current teams (posthog/models/team/team.py
+# ``person_on_events_mode_flag_based_default``; posthog/hogql/database/database.py
+# ``_use_person_properties_from_events``), ``events.person`` is ``FieldTraverser(chain=["poe"])``
+# and ``poe`` is ``EventsPersonSubTable`` (posthog/hogql/database/schema/events.py): ``id`` is
+# the column ``person_id``, ``properties`` the column ``person_properties``
+# (StringJSONDatabaseField), both on the events row itself, no join.
+SUBTABLES: dict[str, dict[str, dict[str, tuple[str, str]]]] = {
+    "events": {
+        "person": {"id": ("person_id", "uuid"), "properties": ("person_properties", "json")},
+    },
+}
 PERSONS = {
     "id": "uuid",
     "created_at": "datetime",

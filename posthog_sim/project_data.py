@@ -139,9 +139,11 @@ class ProjectData:
         )
         sort_recordings(self.recordings)
         self.cohort_members = make_memberships(rng("cohort_members"), self.cohorts, self.persons)
+        visible = [p for p in self.persons if not p["_hidden"]]
         self.events = EventStore(
             seed if not label else seed + id_offset,
-            [(p["id"], p["distinct_ids"][0]) for p in self.persons if not p["_hidden"]],
+            [(p["id"], p["distinct_ids"][0]) for p in visible],
+            [p["properties"] for p in visible],
         )
         #: Store positions of the generated events (the dataset writes them to ClickHouse).
         self.initial_events = self._generate_events(shape, anchor, rng)

@@ -117,6 +117,17 @@ class Truth:
                 return further
         raise KeyError(f"unknown stream {name!r}; expected one of {STREAMS}")
 
+    def events_with_person_properties(self, project_id: int | None = None) -> list[dict[str, Any]]:
+        """Events as the tap emits them with ``events_person_properties`` on.
+
+        Each record is :meth:`records` ``("events")`` plus ``person_properties``: the person's
+        properties when the event was ingested (HogQL ``person.properties``, persons on events).
+        """
+        data = self._data
+        with data.lock:
+            tables = data.project(project_id or data.project_id)
+            return tables.events.records(person_properties=True) if tables is not None else []
+
     def rest_persons(self, project_id: int | None = None) -> list[dict[str, Any]]:
         """Persons as the REST list renders them (the visible rows, newest first)."""
         data = self._data

@@ -163,6 +163,7 @@ class EventsStream(DirectOutputMixin, PostHogStream):
                 ingested_from=plan.ingested_from,
                 after_ts=after_ts,
                 after_uuid=after_uuid,
+                person_properties=bool(self.config.get("events_person_properties", False)),
             )
             return PageRecords(self.run_query(page.query()), self.current_project)
 

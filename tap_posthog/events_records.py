@@ -26,12 +26,17 @@ decode_query_body = msgspec.json.Decoder(QueryBody).decode
 
 
 def record_builder(columns: list[str], project_id: int) -> Callable[[Any], dict[str, Any]]:
-    """A function turning one raw result row (columns as named) into an events record."""
+    """A function turning one raw result row (columns as named) into an events record.
+
+    A ``person_properties`` column (selected with ``events_person_properties``) adds the
+    record's ``person_properties``; without the column the record has no such key.
+    """
     index = {name: i for i, name in enumerate(columns)}
     i_uuid, i_event, i_distinct = index["uuid"], index["event"], index["distinct_id"]
     i_props, i_ts, i_created = index["properties"], index["timestamp"], index["created_at"]
     i_chain, i_person = index["elements_chain"], index["person_id"]
     i_session = index.get("$session_id")
+    i_person_props = index.get("person_properties")
 
     def build(raw: msgspec.Raw) -> dict[str, Any]:
         row = _json_decode(raw)
@@ -40,7 +45,7 @@ def record_builder(columns: list[str], project_id: int) -> Callable[[Any], dict[
             props = _json_decode(props) if props else {}
         person = row[i_person]
         created = row[i_created]
-        return {
+        record = {
             "id": str(row[i_uuid]),
             "event": row[i_event],
             "distinct_id": row[i_distinct],
@@ -52,6 +57,11 @@ def record_builder(columns: list[str], project_id: int) -> Callable[[Any], dict[
             "session_id": row[i_session] if i_session is not None else None,
             "project_id": project_id,
         }
+        if i_person_props is not None:
+            # A JSON text; '' (events stored before persons on events) has no properties.
+            text = row[i_person_props]
+            record["person_properties"] = _json_decode(text) if text else None
+        return record
 
     return build
 

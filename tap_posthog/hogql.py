@@ -15,6 +15,11 @@ EVENT_COLUMNS = (
     "uuid, event, distinct_id, properties, timestamp, created_at, elements_chain, "
     "person_id, `$session_id`"
 )
+#: With ``events_person_properties``: the person's properties at ingestion. In PostHog's
+#: persons-on-events modes this reads the events row's own ``person_properties`` column; in
+#: the ``person_id_override_properties_joined`` mode (and with persons on events disabled)
+#: PostHog joins the persons table (posthog/hogql/database/database.py), hence the setting.
+PERSON_PROPERTIES_COLUMN = "person.properties AS person_properties"
 MAX_LIMIT = 50_000
 
 #: Modifiers of every query the tap sends. PostHog wraps each datetime field in
@@ -41,6 +46,7 @@ class EventsPage:
     ingested_from: str | None = None
     after_ts: str | None = None
     after_uuid: str | None = None
+    person_properties: bool = False
 
     def query(self) -> dict[str, Any]:
         """Return the ``query`` object of a Query API request."""
@@ -66,8 +72,11 @@ class EventsPage:
             values["after_ts"] = self.after_ts
             values["after_uuid"] = self.after_uuid
         limit = max(1, min(int(self.limit), MAX_LIMIT))
+        columns = EVENT_COLUMNS
+        if self.person_properties:
+            columns += ", " + PERSON_PROPERTIES_COLUMN
         text = (
-            f"SELECT {EVENT_COLUMNS}\nFROM events\nWHERE "
+            f"SELECT {columns}\nFROM events\nWHERE "
             + "\n  AND ".join(where)
             + f"\nORDER BY timestamp ASC, uuid ASC\nLIMIT {limit}"
         )

@@ -186,6 +186,18 @@ class TapPostHog(Tap):
             ),
         ),
         th.Property(
+            "events_person_properties",
+            th.BooleanType(),
+            default=False,
+            title="Events Person Properties",
+            description=(
+                "Give each event person_properties: its person's properties when the event "
+                "was ingested (HogQL person.properties). Off by default: where a team's "
+                "events do not carry person properties, PostHog joins the persons table "
+                "for them, and the events queries get slower."
+            ),
+        ),
+        th.Property(
             "persons_page_size",
             th.IntegerType(minimum=1, maximum=50000),
             default=50000,
