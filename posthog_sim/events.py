@@ -1,9 +1,10 @@
 """The events of the main project: seeded generation, the ground-truth store and its mutations.
 
 Every column of an event is a function of its index ``i`` and the seed, except its times
-(``timestamp``, ``created_at``, ``inserted_at``), which are kept per event in numpy arrays. So the
-ground truth is this module's own data (about 32 bytes an event), independent of ClickHouse: the
-ClickHouse tables (:mod:`posthog_sim.ch_tables`) are filled from the rows built here.
+(``timestamp``, ``created_at``, ``inserted_at``) and its person's properties (an index into
+the snapshots below), which are kept per event in numpy arrays. So the ground truth is this
+module's own data (about 36 bytes an event), independent of ClickHouse: the ClickHouse tables
+(:mod:`posthog_sim.ch_tables`) are filled from the rows built here.
 
 Persons on events: PostHog's ingestion writes each event with its person's properties as they
 were when the event was ingested (the events table's ``person_properties`` column, a JSON text;
@@ -158,7 +159,7 @@ class EventStore:
         for k, (person_id, _) in enumerate(self._pool):
             self._pool_of.setdefault(person_id, []).append(k)
         #: Per event: index into ``_texts`` of its person's properties at ingestion.
-        self._snap = np.zeros(0, np.int64)
+        self._snap = np.zeros(0, np.int32)
         self._idx = np.zeros(0, np.int64)
         self._ts = np.zeros(0, np.int64)
         self._created = np.zeros(0, np.int64)
@@ -179,7 +180,8 @@ class EventStore:
         self._ts = np.concatenate([self._ts, ts.astype(np.int64)])
         self._created = np.concatenate([self._created, created.astype(np.int64)])
         self._inserted = np.concatenate([self._inserted, inserted.astype(np.int64)])
-        self._snap = np.concatenate([self._snap, self._current[self._pool_index(idx)]])
+        snaps = self._current[self._pool_index(idx)].astype(np.int32)
+        self._snap = np.concatenate([self._snap, snaps])
         return np.arange(len(self._idx) - n, len(self._idx))
 
     def _pool_index(self, i: np.ndarray) -> np.ndarray:
