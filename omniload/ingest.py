@@ -216,6 +216,8 @@ def _tap_config(plan: Plan) -> dict[str, Any]:
     # Whole-read streams announce a complete read (deletions.py); events ignore it.
     config["emit_activate_version_messages"] = True
     if plan.table.stream == "events":
+        if plan.source.events_person_properties:
+            config["events_person_properties"] = True
         if plan.interval.start is not None:
             config["start_date"] = iso_utc(plan.interval.start)
         if plan.interval.end is not None:

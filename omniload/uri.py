@@ -12,7 +12,8 @@ from omniload.errors import UsageError
 DEFAULT_BASE_URL = "https://us.posthog.com"
 KEY_ENV = "POSTHOG_PERSONAL_API_KEY"
 _KEY_PARAMS = ("personal_api_key", "api_key")
-_SOURCE_PARAMS = (*_KEY_PARAMS, "project_id", "base_url")
+_SOURCE_PARAMS = (*_KEY_PARAMS, "project_id", "base_url", "events_person_properties")
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 _KEY_IN_TEXT = re.compile(r"((?:personal_)?api_key=)[^&\s'\"]*", re.IGNORECASE)
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 #: File stems DuckDB does not use as the catalog name (it attaches main.duckdb as ``main_db``),
@@ -36,6 +37,8 @@ class SourceURI:
     api_key: str
     project_ids: tuple[str, ...]
     base_url: str
+    #: The tap's ``events_person_properties``: events carry ``person.properties``.
+    events_person_properties: bool = False
 
     @property
     def project_id(self) -> str:
@@ -52,6 +55,8 @@ class SourceURI:
         text = f"posthog://?personal_api_key=***&project_id={quote(self.project_id, safe=',')}"
         if self.base_url != DEFAULT_BASE_URL:
             text += f"&base_url={self.base_url}"
+        if self.events_person_properties:
+            text += "&events_person_properties=true"
         return text
 
     def __repr__(self) -> str:
@@ -139,7 +144,18 @@ def parse_source_uri(uri: str, env_key: str | None = None) -> SourceURI:
     if not key:
         raise UsageError("the PostHog personal API key is empty")
     project_ids = _project_ids(params.get("project_id"))
-    return SourceURI(key, project_ids, _base_url(_single(params, "base_url")))
+    person_properties = _boolean(params, "events_person_properties")
+    return SourceURI(key, project_ids, _base_url(_single(params, "base_url")), person_properties)
+
+
+def _boolean(params: dict[str, list[str]], name: str) -> bool:
+    """A true/false URI parameter (false when absent)."""
+    value = _single(params, name)
+    if value is None:
+        return False
+    if value.strip().lower() not in _BOOLEANS:
+        raise UsageError(f"source URI: {name} must be true or false, got {value!r}")
+    return _BOOLEANS[value.strip().lower()]
 
 
 def _project_ids(values: list[str] | None) -> tuple[str, ...]:

@@ -130,3 +130,51 @@ def test_simulator_refuses_an_unknown_person_field(sim):
     )
     assert response.status_code == 400
     assert "person.nope" in response.text
+
+
+def test_omniload_loads_person_properties_when_the_uri_asks(sim, tmp_path):
+    import subprocess
+
+    import duckdb
+
+    from tests.test_omniload_e2e import OMNILOAD, _env
+
+    db = tmp_path / "out.duckdb"
+    uri = (f"posthog://?personal_api_key={sim.api_key}&project_id={sim.project_id}"
+           f"&base_url={sim.base_url}&events_person_properties=true")  # fmt: skip
+    proc = subprocess.run(
+        [OMNILOAD, "ingest", "--source-uri", uri, "--source-table", "events",
+         "--dest-uri", f"duckdb:///{db}", "--progress", "json", "--yes"],
+        env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=170,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sim.api_key not in proc.stdout + proc.stderr
+    assert "events_person_properties=true" in json.loads(proc.stdout.splitlines()[0])["source"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT id, person_properties FROM main.events").fetchall()
+    want = {r["id"]: r["person_properties"] for r in sim.truth.events_with_person_properties()}
+    got = {str(i): (json.loads(p) if p is not None else None) for i, p in rows}
+    assert got == want
+    assert any(want.values())
+
+
+def test_omniload_refuses_a_non_boolean_person_properties_parameter(sim, tmp_path):
+    import subprocess
+
+    from tests.test_omniload_e2e import OMNILOAD, _env
+
+    uri = (f"posthog://?personal_api_key={sim.api_key}&project_id={sim.project_id}"
+           f"&base_url={sim.base_url}&events_person_properties=maybe")  # fmt: skip
+    proc = subprocess.run(
+        [OMNILOAD, "ingest", "--source-uri", uri, "--source-table", "events",
+         "--dest-uri", f"duckdb:///{tmp_path / 'x.duckdb'}", "--yes"],
+        env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "events_person_properties must be true or false" in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.duckdb").exists()
