@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from .clickhouse import Database
 from .events import EventRows
+from .person_snapshots import stored_json
 
 _EVENTS = """
 CREATE TABLE {db}.events (
@@ -193,18 +194,13 @@ class Tables:
         rows = list(persons)
         if not rows:
             return
-        import json
-
         data = pa.table(
             {
                 "id": [p["id"] for p in rows],
                 "created_ms": pa.array(
                     [int(p["created_at"].timestamp() * 1000) for p in rows], pa.int64()
                 ),
-                "properties": [
-                    json.dumps(p["properties"], ensure_ascii=False, separators=(",", ":"))
-                    for p in rows
-                ],
+                "properties": [stored_json(p["properties"]) for p in rows],
                 "is_identified": pa.array([int(p["is_identified"]) for p in rows], pa.int8()),
                 "is_deleted": pa.array([int(deleted)] * len(rows), pa.int8()),
                 "version": pa.array([p["_version"] for p in rows], pa.uint64()),

@@ -6,11 +6,8 @@ the snapshots below), which are kept per event in numpy arrays. So the ground tr
 module's own data (about 36 bytes an event), independent of ClickHouse: the ClickHouse tables
 (:mod:`posthog_sim.ch_tables`) are filled from the rows built here.
 
-Persons on events: PostHog's ingestion writes each event with its person's properties as they
-were when the event was ingested (the events table's ``person_properties`` column, a JSON text;
-``'{}'`` for a personless event, posthog/models/event/sql.py and the plugin-server's
-``createEvent``). The store keeps those snapshots: one text per version of a person's
-properties and, per event, the index of the version current at its ingestion.
+Persons on events: each event keeps the version of its person's properties current at its
+ingestion (:mod:`posthog_sim.person_snapshots`).
 """
 
 from __future__ import annotations
@@ -23,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .person_snapshots import PersonSnapshots
 from .times import from_epoch_us, render_utc_fixed
 
 # Event names with their share (percent) of generated events.
@@ -149,16 +147,8 @@ class EventStore:
         """
         self.seed = seed
         self._pool = list(person_pool) or [("00000000-0000-4000-8000-000000000000", "anonymous")]
-        props = list(person_properties)
-        props += [{}] * (len(self._pool) - len(props))
-        #: Every version of person properties seen, as stored JSON text.
-        self._texts: list[str] = [_json_text(p) for p in props[: len(self._pool)]]
-        #: Pool index -> index into ``_texts`` of the person's current properties.
-        self._current = np.arange(len(self._pool), dtype=np.int64)
-        self._pool_of: dict[str, list[int]] = {}
-        for k, (person_id, _) in enumerate(self._pool):
-            self._pool_of.setdefault(person_id, []).append(k)
-        #: Per event: index into ``_texts`` of its person's properties at ingestion.
+        self._persons = PersonSnapshots(self._pool, person_properties)
+        #: Per event: the version of its person's properties at ingestion (``_persons.texts``).
         self._snap = np.zeros(0, np.int32)
         self._idx = np.zeros(0, np.int64)
         self._ts = np.zeros(0, np.int64)
@@ -180,7 +170,7 @@ class EventStore:
         self._ts = np.concatenate([self._ts, ts.astype(np.int64)])
         self._created = np.concatenate([self._created, created.astype(np.int64)])
         self._inserted = np.concatenate([self._inserted, inserted.astype(np.int64)])
-        snaps = self._current[self._pool_index(idx)].astype(np.int32)
+        snaps = self._persons.current(self._pool_index(idx))
         self._snap = np.concatenate([self._snap, snaps])
         return np.arange(len(self._idx) - n, len(self._idx))
 
@@ -190,11 +180,7 @@ class EventStore:
 
     def set_person_properties(self, person_id: str, properties: Mapping[str, Any]) -> None:
         """A person's properties changed: events ingested from now on carry the new ones."""
-        slots = self._pool_of.get(person_id)
-        if not slots:
-            return
-        self._texts.append(_json_text(properties))
-        self._current[slots] = len(self._texts) - 1
+        self._persons.update(person_id, properties)
 
     def generate(
         self, n: int, lo_us: int, hi_us: int, ties: Sequence[tuple[int, int]]
@@ -309,7 +295,7 @@ class EventStore:
             elements_chain=chains,
             person_id=[p for p, _ in people],
             session_id=sessions,
-            person_properties=[self._texts[s] for s in self._snap[positions].tolist()],
+            person_properties=[self._persons.texts[s] for s in self._snap[positions].tolist()],
         )
 
     def _uuid_parts(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -392,11 +378,6 @@ def _chain(h5: int) -> str:
         'button.btn.btn-primary:attr__class="btn btn-primary"'
         f'nth-child="{h5 % 5 + 1}"nth-of-type="1"text="Sign up"'
     )
-
-
-def _json_text(properties: Mapping[str, Any]) -> str:
-    """Properties as PostHog's ingestion stores them (``JSON.stringify``: compact, UTF-8)."""
-    return json.dumps(dict(properties), ensure_ascii=False, separators=(",", ":"))
 
 
 def _truth_records(rows: EventRows, *, person_properties: bool) -> Iterator[dict[str, Any]]:

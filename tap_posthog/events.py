@@ -21,13 +21,12 @@ from tap_posthog.errors import PostHogAPIError, response_detail
 from tap_posthog.events_plan import RunPlan, finish_run, plan_run
 from tap_posthog.events_records import PageRecords, QueryBody, decode_query_body
 from tap_posthog.events_windows import (
-    CEILING,
     FLOOR,
     Extent,
     PageRequest,
     QueryOverloadError,
     WindowSizer,
-    find_first,
+    first_sync_start,
     initial_width,
     read_pages,
 )
@@ -131,7 +130,7 @@ class EventsStream(DirectOutputMixin, PostHogStream):
         finish_run(state, plan, previous_bookmark, max_ingested, self.replication_key)
 
     def _first_sync_start(self, sizer: WindowSizer, lo: datetime, hi: datetime) -> datetime:
-        """Find a first sync's first event with count probes; size the first window from them."""
+        """A first sync's first event, found with count probes (``events_windows``)."""
 
         def probe(a: datetime, b: datetime) -> Extent:
             body = self.run_query(extent_query(to_utc_string(a), to_utc_string(b)))
@@ -139,12 +138,7 @@ class EventsStream(DirectOutputMixin, PostHogStream):
             n, first = (rows[0][0], rows[0][1]) if rows else (0, None)
             return Extent(int(n or 0), parse_datetime(first) if n and first else None)
 
-        start, extent, extent_hi = find_first(probe, lo=lo, hi=hi)
-        if extent is None:
-            sizer.width = CEILING - start
-        else:
-            sizer.window_done(start, extent_hi, extent.rows, None)
-        return start
+        return first_sync_start(probe, sizer, lo, hi)
 
     def _pages(self, plan: RunPlan) -> Iterable[PageRecords]:
         """The run's pages, in keyset order; an overload past every narrowing is fatal."""

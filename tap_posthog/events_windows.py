@@ -224,6 +224,22 @@ def find_first(
     return low, None, high
 
 
+def first_sync_start(
+    probe: Callable[[datetime, datetime], Extent], sizer: WindowSizer, lo: datetime, hi: datetime
+) -> datetime:
+    """Where a first sync from ``lo`` reads from (:func:`find_first`), its first window sized.
+
+    The probe that found rows sizes the first window from their density; without rows below
+    ``hi`` the rest of the range is one window.
+    """
+    start, extent, extent_hi = find_first(probe, lo=lo, hi=hi)
+    if extent is None:
+        sizer.width = CEILING - start
+    else:
+        sizer.window_done(start, extent_hi, extent.rows, None)
+    return start
+
+
 def initial_width(lo: str, window_hours: float) -> timedelta:
     """The first window's width: ``window_hours``, or the whole range from :data:`FLOOR`.
 

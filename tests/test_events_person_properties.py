@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import UTC, datetime, timedelta
+
+import duckdb
 
 from tests.further import assert_rows_equal
 from tests.helpers import api_session
 from tests.taprun import run_tap
+from tests.test_omniload_e2e import OMNILOAD, _env
 
 
 def _config(sim, **extra):
@@ -132,22 +136,21 @@ def test_simulator_refuses_an_unknown_person_field(sim):
     assert "person.nope" in response.text
 
 
-def test_omniload_loads_person_properties_when_the_uri_asks(sim, tmp_path):
-    import subprocess
-
-    import duckdb
-
-    from tests.test_omniload_e2e import OMNILOAD, _env
-
-    db = tmp_path / "out.duckdb"
+def _omniload(sim, db, flag):
+    """``omniload ingest`` of events with ``events_person_properties=<flag>`` in the URI."""
     uri = (f"posthog://?personal_api_key={sim.api_key}&project_id={sim.project_id}"
-           f"&base_url={sim.base_url}&events_person_properties=true")  # fmt: skip
-    proc = subprocess.run(
+           f"&base_url={sim.base_url}&events_person_properties={flag}")  # fmt: skip
+    return subprocess.run(
         [OMNILOAD, "ingest", "--source-uri", uri, "--source-table", "events",
          "--dest-uri", f"duckdb:///{db}", "--progress", "json", "--yes"],
         env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=170,
         check=False,
     )  # fmt: skip
+
+
+def test_omniload_loads_person_properties_when_the_uri_asks(sim, tmp_path):
+    db = tmp_path / "out.duckdb"
+    proc = _omniload(sim, db, "true")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert sim.api_key not in proc.stdout + proc.stderr
     assert "events_person_properties=true" in json.loads(proc.stdout.splitlines()[0])["source"]
@@ -160,18 +163,7 @@ def test_omniload_loads_person_properties_when_the_uri_asks(sim, tmp_path):
 
 
 def test_omniload_refuses_a_non_boolean_person_properties_parameter(sim, tmp_path):
-    import subprocess
-
-    from tests.test_omniload_e2e import OMNILOAD, _env
-
-    uri = (f"posthog://?personal_api_key={sim.api_key}&project_id={sim.project_id}"
-           f"&base_url={sim.base_url}&events_person_properties=maybe")  # fmt: skip
-    proc = subprocess.run(
-        [OMNILOAD, "ingest", "--source-uri", uri, "--source-table", "events",
-         "--dest-uri", f"duckdb:///{tmp_path / 'x.duckdb'}", "--yes"],
-        env=_env(), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
-        check=False,
-    )  # fmt: skip
+    proc = _omniload(sim, tmp_path / "x.duckdb", "maybe")
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1

@@ -22,6 +22,7 @@ from tap_posthog.events_windows import (
     QueryOverloadError,
     WindowSizer,
     find_first,
+    first_sync_start,
     initial_width,
     read_pages,
 )
@@ -109,11 +110,7 @@ def _read_all(table: _Table, page_rows: int = 50_000, start: datetime | None = N
     lo = start or FLOOR
     sizer = WindowSizer(page_rows=page_rows, width=initial_width(_text(_us(lo)), 24))
     if start is None:
-        lo, extent, extent_hi = find_first(table.probe, lo=FLOOR, hi=NOW)
-        if extent is None:
-            sizer.width = CEILING - lo
-        else:
-            sizer.window_done(lo, extent_hi, extent.rows, None)
+        lo = first_sync_start(table.probe, sizer, FLOOR, NOW)
     got = []
     pages = read_pages(table.fetch, lo=lo, range_hi=CEILING, open_from=NOW, after=None, sizer=sizer)
     for page in pages:
