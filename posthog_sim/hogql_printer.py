@@ -37,7 +37,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .hogql_schema import STAR, SUBTABLES, TABLES
+from .hogql_functions import ARITHMETIC, CASTS, COMPARE, FUNCTIONS
+from .hogql_schema import STAR, SUBTABLES, TABLES, resolve_field
 
 
 class HogQLError(Exception):
@@ -52,84 +53,6 @@ OFFSET_NOT_ALLOWED = (
 )
 DEFAULT_RETURNED_ROWS = 100
 
-_COMPARE = {
-    "==": "equals",
-    "!=": "notEquals",
-    "<": "less",
-    ">": "greater",
-    "<=": "lessOrEquals",
-    ">=": "greaterOrEquals",
-    "like": "like",
-    "ilike": "ilike",
-    "not like": "notLike",
-    "not ilike": "notILike",
-    "in": "in",
-    "not in": "notIn",
-    "=~": "match",
-}
-_ARITHMETIC = {"+": "plus", "-": "minus", "*": "multiply", "/": "divide", "%": "modulo"}
-# HogQL function -> (ClickHouse function, min args, max args); aggregates are marked below.
-_FUNCTIONS: dict[str, tuple[str, int, int]] = {
-    "count": ("count", 0, 1),
-    "countIf": ("countIf", 1, 2),
-    "min": ("min", 1, 1),
-    "max": ("max", 1, 1),
-    "sum": ("sum", 1, 1),
-    "avg": ("avg", 1, 1),
-    "any": ("any", 1, 1),
-    "uniq": ("uniq", 1, 10),
-    "uniqExact": ("uniqExact", 1, 10),
-    "argMin": ("argMin", 2, 2),
-    "argMax": ("argMax", 2, 2),
-    "groupArray": ("groupArray", 1, 1),
-    "toStartOfMonth": ("toStartOfMonth", 1, 1),
-    "toStartOfDay": ("toStartOfDay", 1, 1),
-    "toStartOfHour": ("toStartOfHour", 1, 1),
-    "toStartOfWeek": ("toStartOfWeek", 1, 2),
-    "toStartOfYear": ("toStartOfYear", 1, 1),
-    "toYYYYMM": ("toYYYYMM", 1, 1),
-    "toDate": ("toDate", 1, 1),
-    "toString": ("toString", 1, 1),
-    "toUnixTimestamp": ("toUnixTimestamp", 1, 1),
-    "dateDiff": ("dateDiff", 3, 3),
-    "length": ("length", 1, 1),
-    "lower": ("lower", 1, 1),
-    "upper": ("upper", 1, 1),
-    "concat": ("concat", 2, 100),
-    "coalesce": ("coalesce", 1, 100),
-    "ifNull": ("ifNull", 2, 2),
-    "if": ("if", 3, 3),
-    "greatest": ("greatest", 2, 100),
-    "least": ("least", 2, 100),
-    "abs": ("abs", 1, 1),
-    "round": ("round", 1, 2),
-    "floor": ("floor", 1, 2),
-    "empty": ("empty", 1, 1),
-    "notEmpty": ("notEmpty", 1, 1),
-    "isNull": ("isNull", 1, 1),
-    "isNotNull": ("isNotNull", 1, 1),
-    "tuple": ("tuple", 1, 100),
-    "JSONExtractString": ("JSONExtractString", 2, 10),
-    "JSONExtractInt": ("JSONExtractInt", 2, 10),
-    "JSONHas": ("JSONHas", 2, 10),
-    "now": ("now64", 0, 0),
-    "today": ("today", 0, 0),
-}
-_AGGREGATES = {
-    "count",
-    "countIf",
-    "min",
-    "max",
-    "sum",
-    "avg",
-    "any",
-    "uniq",
-    "uniqExact",
-    "argMin",
-    "argMax",
-    "groupArray",
-}
-_CAST = {"toInt": "Int64", "toFloat": "Float64", "toUUID": "UUID", "toBool": "Bool"}
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -347,7 +270,10 @@ class Printer:
             chain = chain[1:]
         if len(chain) == 1 and chain[0] in ctx.select_aliases:
             return quote(chain[0])
-        name, kind, rest = _resolve(chain, ctx.table)
+        resolved = resolve_field(chain, ctx.table)
+        if resolved is None:
+            raise HogQLError(f"Unable to resolve field: {'.'.join(chain) or '?'}")
+        name, kind, rest = resolved
         column = f"{quote(ctx.alias)}.{quote(name)}"
         if rest:
             if kind != "json":
@@ -393,7 +319,7 @@ class Printer:
         return f"not({self._expr(node['expr'], ctx)})"
 
     def _visit_ArithmeticOperation(self, node: dict[str, Any], ctx: _Ctx) -> str:
-        op = _ARITHMETIC.get(node.get("op", ""))
+        op = ARITHMETIC.get(node.get("op", ""))
         if op is None:
             raise HogQLError(f"Unsupported arithmetic operation: {node.get('op')}")
         return f"{op}({self._expr(node['left'], ctx)}, {self._expr(node['right'], ctx)})"
@@ -411,7 +337,7 @@ class Printer:
         if op in ("==", "!=") and right.get("node") == "Constant" and right.get("value") is None:
             fn = "isNull" if op == "==" else "isNotNull"
             return f"{fn}({self._expr(left, ctx)})"
-        name = _COMPARE.get(op)
+        name = COMPARE.get(op)
         if name is None:
             raise HogQLError(f"Unsupported comparison operator in the simulator: {op}")
         # PostHog omits ifNull(..., 0) when events.timestamp takes part, to keep the index
@@ -425,11 +351,11 @@ class Printer:
             raise HogQLError(f"Unsupported parametric function call '{name}(...)'")
         if name == "toDateTime":
             return self._to_datetime(args, ctx)
-        if name in _CAST:
+        if name in CASTS:
             if len(args) != 1:
                 raise HogQLError(f"Function '{name}' expects 1 argument, found {len(args)}")
-            return f"accurateCastOrNull({self._expr(args[0], ctx)}, {ctx.add_value(_CAST[name])})"
-        meta = _FUNCTIONS.get(name)
+            return f"accurateCastOrNull({self._expr(args[0], ctx)}, {ctx.add_value(CASTS[name])})"
+        meta = FUNCTIONS.get(name)
         if meta is None:
             # posthog/hogql/printer: unknown functions
             raise HogQLError(f"Unsupported function call '{name}(...)'")
@@ -454,33 +380,9 @@ class Printer:
         return f"parseDateTime64BestEffortOrNull({first}, 6, {tz})"
 
 
-def _resolve(chain: list[str], table: str) -> tuple[str, str, list[str]]:
-    """A field chain as ``(ClickHouse column, kind, property keys after it)``.
-
-    ``person.properties.$browser`` on events resolves to the events row's own
-    ``person_properties`` column (persons on events, see ``hogql_schema.SUBTABLES``).
-
-    Raises:
-        HogQLError: The chain names no field of the table.
-    """
-    fields = TABLES[table]
-    if chain and chain[0] in fields:
-        return chain[0], fields[chain[0]], chain[1:]
-    sub = SUBTABLES.get(table, {}).get(chain[0]) if chain else None
-    if sub is not None and len(chain) > 1 and chain[1] in sub:
-        column, kind = sub[chain[1]]
-        return column, kind, chain[2:]
-    raise HogQLError(f"Unable to resolve field: {'.'.join(chain) or '?'}")
-
-
 def _is_number(node: dict[str, Any]) -> bool:
     value = node.get("value") if node.get("node") == "Constant" else None
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def is_aggregate(name: str) -> bool:
-    """True for the aggregate functions the printer knows."""
-    return name in _AGGREGATES
 
 
 def _column_name(node: dict[str, Any]) -> str:

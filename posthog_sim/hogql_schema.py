@@ -90,3 +90,21 @@ STAR: dict[str, tuple[str, ...]] = {
     "person_distinct_ids": ("distinct_id", "person_id"),
     "sessions": tuple(SESSIONS),
 }
+
+
+def resolve_field(chain: list[str], table: str) -> tuple[str, str, list[str]] | None:
+    """A field chain as ``(ClickHouse column, kind, property keys after it)``.
+
+    ``person.properties.$browser`` on events resolves to the events row's own
+    ``person_properties`` column (persons on events, see ``hogql_schema.SUBTABLES``).
+
+    None when the chain names no field of the table.
+    """
+    fields = TABLES[table]
+    if chain and chain[0] in fields:
+        return chain[0], fields[chain[0]], chain[1:]
+    sub = SUBTABLES.get(table, {}).get(chain[0]) if chain else None
+    if sub is not None and len(chain) > 1 and chain[1] in sub:
+        column, kind = sub[chain[1]]
+        return column, kind, chain[2:]
+    return None
