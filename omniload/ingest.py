@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from omniload import deletions, store
+from omniload import deletions, load, store
 from omniload.errors import RunError, UsageError
 from omniload.interval import Interval, iso_utc, parse_interval
 from omniload.lock import DestinationLock
@@ -297,9 +297,9 @@ def _locked_run(
         # Deletions only after a complete read of a whole-read table, never for an interval.
         drop_missing = result.complete_whole_read and not plan.interval.is_set
         reporter.phase("apply")
-        rows_loaded = store.apply(
+        rows_loaded = load.apply(
             db_path,
-            store.ApplyPlan(
+            load.ApplyPlan(
                 stage_schema=stage,
                 stage_table=plan.table.stream.lower(),
                 dest=plan.dest,

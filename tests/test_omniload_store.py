@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from omniload import store
+from omniload import load, store
 from omniload.errors import RunError
 from omniload.interval import Interval
 from omniload.uri import DestTable
@@ -29,7 +29,7 @@ def _stage(path: Path, rows: list[tuple], extra: str = "") -> None:
             con.executemany(f"INSERT INTO {STAGE}.persons VALUES ({marks})", rows)
 
 
-def _plan(strategy: str = "merge", **kw) -> store.ApplyPlan:
+def _plan(strategy: str = "merge", **kw) -> load.ApplyPlan:
     base = {
         "stage_schema": STAGE,
         "stage_table": "persons",
@@ -41,7 +41,7 @@ def _plan(strategy: str = "merge", **kw) -> store.ApplyPlan:
         "incremental_key": "last_seen_at",
     }
     base.update(kw)
-    return store.ApplyPlan(**base)
+    return load.ApplyPlan(**base)
 
 
 def _rows(path: Path, table: str = "main.persons") -> list[tuple]:
@@ -62,10 +62,10 @@ T3 = datetime(2026, 1, 3)
 def test_merge_upserts_and_saves_state(tmp_path: Path) -> None:
     db = tmp_path / "d.duckdb"
     _stage(db, [("a", "A", T1), ("b", "B", T2)])
-    assert store.apply(db, _plan(new_state={"bookmarks": {"x": 1}})) == 2
+    assert load.apply(db, _plan(new_state={"bookmarks": {"x": 1}})) == 2
     assert STAGE not in _schemas(db)
     _stage(db, [("b", "B2", T3), ("c", "C", T3)])
-    assert store.apply(db, _plan(new_state={"bookmarks": {"x": 2}})) == 2
+    assert load.apply(db, _plan(new_state={"bookmarks": {"x": 2}})) == 2
     assert _rows(db) == [("a", "A"), ("b", "B2"), ("c", "C")]
     with duckdb.connect(str(db)) as con:
         assert store.read_state(con, SOURCE, "main.persons") == {"bookmarks": {"x": 2}}
@@ -75,27 +75,27 @@ def test_merge_upserts_and_saves_state(tmp_path: Path) -> None:
 def test_append_immutable_skips_known_ids(tmp_path: Path) -> None:
     db = tmp_path / "d.duckdb"
     _stage(db, [("a", "A", T1), ("b", "B", T2)])
-    store.apply(db, _plan("append", skip_existing_ids=True))
+    load.apply(db, _plan("append", skip_existing_ids=True))
     _stage(db, [("b", "B", T2), ("c", "C", T3)])
-    assert store.apply(db, _plan("append", skip_existing_ids=True)) == 1
+    assert load.apply(db, _plan("append", skip_existing_ids=True)) == 1
     assert _rows(db) == [("a", "A"), ("b", "B"), ("c", "C")]
 
 
 def test_append_mutable_inserts_all(tmp_path: Path) -> None:
     db = tmp_path / "d.duckdb"
     _stage(db, [("a", "A", T1)])
-    store.apply(db, _plan("append"))
+    load.apply(db, _plan("append"))
     _stage(db, [("a", "A2", T2)])
-    assert store.apply(db, _plan("append")) == 1
+    assert load.apply(db, _plan("append")) == 1
     assert _rows(db) == [("a", "A"), ("a", "A2")]
 
 
 def test_replace_swaps_table_and_adds_columns(tmp_path: Path) -> None:
     db = tmp_path / "d.duckdb"
     _stage(db, [("a", "A", T1), ("b", "B", T2)])
-    store.apply(db, _plan(dest=DestTable("s1", "p")))
+    load.apply(db, _plan(dest=DestTable("s1", "p")))
     _stage(db, [("z", "Z", T3, 5)], extra=", score INTEGER")
-    assert store.apply(db, _plan("replace", dest=DestTable("s1", "p"))) == 1
+    assert load.apply(db, _plan("replace", dest=DestTable("s1", "p"))) == 1
     assert _rows(db, "s1.p") == [("z", "Z")]
     with duckdb.connect(str(db), read_only=True) as con:
         tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name='s1'")
@@ -105,9 +105,9 @@ def test_replace_swaps_table_and_adds_columns(tmp_path: Path) -> None:
 def test_new_columns_are_added_on_merge(tmp_path: Path) -> None:
     db = tmp_path / "d.duckdb"
     _stage(db, [("a", "A", T1)])
-    store.apply(db, _plan())
+    load.apply(db, _plan())
     _stage(db, [("b", "B", T2, 7)], extra=", score INTEGER")
-    store.apply(db, _plan())
+    load.apply(db, _plan())
     with duckdb.connect(str(db), read_only=True) as con:
         got = con.execute("SELECT id, score FROM main.persons ORDER BY id").fetchall()
     assert got == [("a", None), ("b", 7)]
@@ -117,17 +117,17 @@ def test_interval_filter_is_half_open_and_drops_nulls(tmp_path: Path) -> None:
     db = tmp_path / "d.duckdb"
     _stage(db, [("a", "A", T1), ("b", "B", T2), ("c", "C", T3), ("n", "N", None)])
     window = Interval(datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 3, tzinfo=UTC))
-    assert store.apply(db, _plan(interval=window)) == 1
+    assert load.apply(db, _plan(interval=window)) == 1
     assert _rows(db) == [("b", "B")]
 
 
 def test_failed_apply_leaves_table_and_state(tmp_path: Path) -> None:
     db = tmp_path / "d.duckdb"
     _stage(db, [("a", "A", T1)])
-    store.apply(db, _plan(new_state={"v": 1}))
+    load.apply(db, _plan(new_state={"v": 1}))
     _stage(db, [("b", "B", T2)])
     with pytest.raises(RunError, match="primary key"):
-        store.apply(db, _plan(primary_key=("nope",), new_state={"v": 2}))
+        load.apply(db, _plan(primary_key=("nope",), new_state={"v": 2}))
     assert _rows(db) == [("a", "A")]
     with duckdb.connect(str(db)) as con:
         assert store.read_state(con, SOURCE, "main.persons") == {"v": 1}
@@ -138,7 +138,7 @@ def test_replace_failing_after_swap_rolls_back(
 ) -> None:
     db = tmp_path / "d.duckdb"
     _stage(db, [("a", "A", T1)])
-    store.apply(db, _plan(new_state={"v": 1}))
+    load.apply(db, _plan(new_state={"v": 1}))
     _stage(db, [("b", "B", T2)])
 
     def boom(*_args):  # runs after DROP old + RENAME new, before COMMIT
@@ -146,7 +146,7 @@ def test_replace_failing_after_swap_rolls_back(
 
     monkeypatch.setattr(store, "write_state", boom)
     with pytest.raises(RunError, match="disk full"):
-        store.apply(db, _plan("replace", new_state={"v": 2}))
+        load.apply(db, _plan("replace", new_state={"v": 2}))
     monkeypatch.undo()
     assert _rows(db) == [("a", "A")]
     with duckdb.connect(str(db)) as con:
@@ -177,7 +177,7 @@ def test_missing_parent_folder_is_created(tmp_path: Path) -> None:
 def test_file_named_like_schema_is_unambiguous(tmp_path: Path) -> None:
     db = tmp_path / "posthog.duckdb"
     _stage(db, [("a", "A", T1)])
-    store.apply(db, _plan(dest=DestTable("posthog", "persons")))
+    load.apply(db, _plan(dest=DestTable("posthog", "persons")))
     with duckdb.connect(str(db), read_only=True) as con:
         got = con.execute('SELECT id FROM "posthog"."posthog"."persons"').fetchall()
     assert got == [("a",)]
@@ -198,11 +198,11 @@ def test_staged_rows_must_be_the_records_relayed(tmp_path: Path) -> None:
     """Fewer (or more) staged rows than records relayed: nothing applied, bookmark kept."""
     db = tmp_path / "d.duckdb"
     _stage_unkeyed(db, [("a", "A", T1)])
-    store.apply(db, _plan(new_state={"v": 1}, expected_rows=1))
+    load.apply(db, _plan(new_state={"v": 1}, expected_rows=1))
     for staged, relayed in ((1, 2), (2, 1)):
         _stage_unkeyed(db, [("b", "B", T2), ("c", "C", T3)][:staged])
         with pytest.raises(RunError, match=f"the target staged {staged} of the {relayed} rows"):
-            store.apply(db, _plan(new_state={"v": 2}, expected_rows=relayed))
+            load.apply(db, _plan(new_state={"v": 2}, expected_rows=relayed))
         assert _rows(db) == [("a", "A")]
         with duckdb.connect(str(db)) as con:
             assert store.read_state(con, SOURCE, "main.persons") == {"v": 1}
@@ -212,7 +212,7 @@ def test_staged_rows_must_be_the_records_relayed(tmp_path: Path) -> None:
 def test_repeats_of_the_taps_key_keep_the_last_row_read(tmp_path: Path) -> None:
     db = tmp_path / "d.duckdb"
     _stage_unkeyed(db, [("a", "A1", T1), ("b", "B", T1), ("a", "A2", T2), ("a", "A3", T3)])
-    assert store.apply(db, _plan(expected_rows=4)) == 2
+    assert load.apply(db, _plan(expected_rows=4)) == 2
     assert _rows(db) == [("a", "A3"), ("b", "B")]
 
 
@@ -225,7 +225,7 @@ def test_non_unique_override_key_fails_where_the_key_is_used(
     plan = _plan(strategy, primary_key=("name",), key_overridden=True, skip_existing_ids=skip,
                  new_state={"v": 1})  # fmt: skip
     with pytest.raises(RunError, match="--primary-key name is not unique in the data read: 1 key"):
-        store.apply(db, plan)
+        load.apply(db, plan)
     with duckdb.connect(str(db)) as con:
         assert store.read_state(con, SOURCE, "main.persons") is None
     assert "persons" not in {r[0] for r in _tables(db)}
@@ -235,7 +235,7 @@ def test_append_and_replace_keep_every_row_of_a_non_unique_key(tmp_path: Path) -
     db = tmp_path / "d.duckdb"
     for strategy in ("append", "replace"):
         _stage_unkeyed(db, [("a", "same", T1), ("b", "same", T2)])
-        store.apply(db, _plan(strategy, primary_key=("name",), key_overridden=True))
+        load.apply(db, _plan(strategy, primary_key=("name",), key_overridden=True))
         assert _rows(db) == [("a", "same"), ("b", "same")]
 
 
@@ -248,7 +248,7 @@ def _tables(path: Path) -> list[tuple]:
 def test_state_key_ignores_the_case_of_the_dest_table(tmp_path: Path) -> None:
     db = tmp_path / "d.duckdb"
     _stage_unkeyed(db, [("a", "A", T1)])
-    store.apply(db, _plan(dest=DestTable("Main", "Persons"), new_state={"v": 1}))
+    load.apply(db, _plan(dest=DestTable("Main", "Persons"), new_state={"v": 1}))
     with duckdb.connect(str(db)) as con:
         assert store.read_state(con, SOURCE, "main.persons") == {"v": 1}
         assert con.execute("SELECT dest_table FROM _omniload.state").fetchall() == [
