@@ -134,8 +134,8 @@ class EventsStream(DirectOutputMixin, PostHogStream):
 
         def probe(a: datetime, b: datetime) -> Extent:
             body = self.run_query(extent_query(to_utc_string(a), to_utc_string(b)))
-            rows = [msgspec.json.decode(raw) for raw in body.results or []]
-            n, first = (rows[0][0], rows[0][1]) if rows else (0, None)
+            row = body.results[0] if body.results else None
+            n, first = msgspec.json.decode(row) if row is not None else (0, None)
             return Extent(int(n or 0), parse_datetime(first) if n and first else None)
 
         return first_sync_start(probe, sizer, lo, hi)
