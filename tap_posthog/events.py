@@ -138,7 +138,14 @@ class EventsStream(DirectOutputMixin, PostHogStream):
             n, first = msgspec.json.decode(row) if row is not None else (0, None)
             return Extent(int(n or 0), parse_datetime(first) if n and first else None)
 
-        return first_sync_start(probe, sizer, lo, hi)
+        def narrowed(width: timedelta) -> None:
+            self.logger.warning(
+                "Query too expensive for PostHog; narrowing the search for the first event "
+                "to %s",
+                width,
+            )
+
+        return first_sync_start(probe, sizer, lo, hi, on_narrow=narrowed)
 
     def _pages(self, plan: RunPlan) -> Iterable[PageRecords]:
         """The run's pages, in keyset order; an overload past every narrowing is fatal."""

@@ -195,7 +195,11 @@ class Extent:
 
 
 def find_first(
-    probe: Callable[[datetime, datetime], Extent], *, lo: datetime, hi: datetime
+    probe: Callable[[datetime, datetime], Extent],
+    *,
+    lo: datetime,
+    hi: datetime,
+    on_narrow: Callable[[timedelta], None] | None = None,
 ) -> tuple[datetime, Extent | None, datetime]:
     """Where a first sync from ``lo`` starts reading: ``(start, extent, extent_hi)``.
 
@@ -206,7 +210,8 @@ def find_first(
     and the first probe that finds rows says where the first event is and how dense the
     events after it are (``extent`` over ``[start, extent_hi)``). For events spread up to
     ``hi`` that probe reads at most the first half of them (about a quarter on average).
-    A probe too expensive for the server halves the range below it. Without rows below
+    A probe too expensive for the server halves the range below it (``on_narrow`` hears
+    the new width). Without rows below
     ``hi`` (an empty project, or only clock-skewed future events) the search ends within
     :data:`SEARCH_RESOLUTION` of ``hi`` and ``extent`` is None.
     """
@@ -217,6 +222,8 @@ def find_first(
             found = probe(low, mid)
         except QueryOverloadError:
             high = mid
+            if on_narrow is not None:
+                on_narrow(high - low)
             continue
         if found.rows and found.first is not None:
             return max(lo, found.first), found, mid
@@ -225,14 +232,18 @@ def find_first(
 
 
 def first_sync_start(
-    probe: Callable[[datetime, datetime], Extent], sizer: WindowSizer, lo: datetime, hi: datetime
+    probe: Callable[[datetime, datetime], Extent],
+    sizer: WindowSizer,
+    lo: datetime,
+    hi: datetime,
+    on_narrow: Callable[[timedelta], None] | None = None,
 ) -> datetime:
     """Where a first sync from ``lo`` reads from (:func:`find_first`), its first window sized.
 
     The probe that found rows sizes the first window from their density; without rows below
     ``hi`` the rest of the range is one window.
     """
-    start, extent, extent_hi = find_first(probe, lo=lo, hi=hi)
+    start, extent, extent_hi = find_first(probe, lo=lo, hi=hi, on_narrow=on_narrow)
     if extent is None:
         sizer.width = CEILING - start
     else:

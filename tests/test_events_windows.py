@@ -203,11 +203,15 @@ def test_a_first_sync_reads_each_event_little_more_than_once(shape):
 
 def test_the_search_for_the_first_event_narrows_under_overload():
     stamps = _shape("uniform", 50_000)
-    table = _Table(stamps, max_read=20_000)
-    start, extent, _ = find_first(table.probe, lo=FLOOR, hi=NOW)
+    table = _Table(stamps, max_read=3_000)
+    widths: list[timedelta] = []
+    start, extent, _ = find_first(table.probe, lo=FLOOR, hi=NOW, on_narrow=widths.append)
     assert start == EPOCH + timedelta(microseconds=min(stamps))
+    # Every narrowing is reported (the tap logs it), each narrower than the one before.
+    assert widths
+    assert widths == sorted(widths, reverse=True)
     assert extent is not None
-    assert 0 < extent.rows <= 20_000
+    assert 0 < extent.rows <= 3_000
 
 
 def test_the_search_ends_near_the_run_start_when_nothing_lies_before_it():
