@@ -47,6 +47,9 @@ class _Page:
         last = self.rows[-1]
         return _text(_utc(last[self.i_ts])), str(last[self.i_uuid])
 
+    def first_timestamp(self) -> str | None:
+        return self.rows[0][self.i_ts] if self.rows else None
+
     def tail_timestamp(self) -> str | None:
         return self.rows[(3 * len(self.rows)) // 4][self.i_ts] if self.rows else None
 
@@ -101,7 +104,13 @@ def pull(
     width = windows.initial_width(_text(start), window_hours)
     sizer = windows.WindowSizer(page_rows=page_size, width=width)
     pages = windows.read_pages(
-        fetch, lo=start, range_hi=windows.CEILING, open_from=now, after=None, sizer=sizer
+        fetch,
+        lo=start,
+        range_hi=windows.CEILING,
+        open_from=now,
+        after=None,
+        sizer=sizer,
+        find_first=True,
     )
     for _ in pages:
         pass

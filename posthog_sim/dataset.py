@@ -141,7 +141,8 @@ class Dataset(PersonMutations):
             if config.extreme_event_times and pid == self.project_id:
                 hi_us = to_epoch_us(self.anchor)
                 positions += list(project.events.add_at(_EXTREME_STAMPS_US, hi_us - 1))
-            for rows in project.events.batches(np.asarray(positions, dtype=np.int64)):
+            order = project.events.ingestion_order(np.asarray(positions, dtype=np.int64))
+            for rows in project.events.batches(order):
                 self.tables.insert_events(rows, team_id=pid)
 
     def project(self, project_id: int) -> ProjectData | None:

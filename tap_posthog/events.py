@@ -9,10 +9,9 @@ writes the queries. The stream is sorted, so an interrupted run resumes from its
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import msgspec
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
@@ -22,15 +21,13 @@ from tap_posthog.events_plan import RunPlan, finish_run, plan_run
 from tap_posthog.events_records import PageRecords, QueryBody, decode_query_body
 from tap_posthog.events_windows import (
     FLOOR,
-    Extent,
     PageRequest,
     QueryOverloadError,
     WindowSizer,
-    first_sync_start,
     initial_width,
     read_pages,
 )
-from tap_posthog.hogql import EventsPage, extent_query, is_overload, request_body
+from tap_posthog.hogql import EventsPage, is_overload, request_body
 from tap_posthog.output import DirectOutputMixin
 from tap_posthog.timeutil import parse_datetime, to_utc_string, utc_now
 
@@ -129,24 +126,6 @@ class EventsStream(DirectOutputMixin, PostHogStream):
         plan.after_ts = run.get("after_ts")
         finish_run(state, plan, previous_bookmark, max_ingested, self.replication_key)
 
-    def _first_sync_start(self, sizer: WindowSizer, lo: datetime, hi: datetime) -> datetime:
-        """A first sync's first event, found with count probes (``events_windows``)."""
-
-        def probe(a: datetime, b: datetime) -> Extent:
-            body = self.run_query(extent_query(to_utc_string(a), to_utc_string(b)))
-            row = body.results[0] if body.results else None
-            n, first = msgspec.json.decode(row) if row is not None else (0, None)
-            return Extent(int(n or 0), parse_datetime(first) if n and first else None)
-
-        def narrowed(width: timedelta) -> None:
-            self.logger.warning(
-                "Query too expensive for PostHog; narrowing the search for the first event "
-                "to %s",
-                width,
-            )
-
-        return first_sync_start(probe, sizer, lo, hi, on_narrow=narrowed)
-
     def _pages(self, plan: RunPlan) -> Iterable[PageRecords]:
         """The run's pages, in keyset order; an overload past every narrowing is fatal."""
         sizer = WindowSizer(
@@ -176,8 +155,6 @@ class EventsStream(DirectOutputMixin, PostHogStream):
             )
 
         lo = parse_datetime(plan.lo)
-        if lo <= FLOOR and plan.after is None and plan.ingested_from is None:
-            lo = self._first_sync_start(sizer, lo, parse_datetime(plan.hi))
         try:
             yield from read_pages(
                 fetch,
@@ -187,6 +164,8 @@ class EventsStream(DirectOutputMixin, PostHogStream):
                 after=plan.after,
                 sizer=sizer,
                 on_narrow=narrowed,
+                # A first sync without start_date looks for its first event.
+                find_first=lo <= FLOOR and plan.after is None and plan.ingested_from is None,
             )
         except QueryOverloadError as exc:
             msg = (

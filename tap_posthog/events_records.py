@@ -71,7 +71,8 @@ class PageRecords:
 
     A page thus holds its decoded rows, never rows and records at once, and is gone by the
     time the next page arrives. After iteration it still knows its last record (the keyset
-    cursor) and the timestamp three quarters in (for window sizing).
+    cursor) and the timestamps of its first record and of the one three quarters in (for
+    window sizing).
     """
 
     def __init__(self, body: QueryBody, project_id: int) -> None:
@@ -80,6 +81,7 @@ class PageRecords:
         self._rows: list[Any] = body.results or []
         self._build = record_builder(body.columns or [], project_id) if self._rows else None
         self._last: dict[str, Any] | None = None
+        self._first: str | None = None
         self._tail: str | None = None
 
     def __len__(self) -> int:
@@ -95,6 +97,8 @@ class PageRecords:
         for i, row in enumerate(rows):
             rows[i] = None
             self._last = record = build(row)
+            if i == 0:
+                self._first = record["timestamp"]
             if i == tail:
                 self._tail = record["timestamp"]
             yield record
@@ -105,6 +109,10 @@ class PageRecords:
             msg = "the page was not read yet"
             raise RuntimeError(msg)
         return self._last["timestamp"], self._last["id"]
+
+    def first_timestamp(self) -> str | None:
+        """Timestamp of the first record."""
+        return self._first
 
     def tail_timestamp(self) -> str | None:
         """Timestamp of the record three quarters into the page."""

@@ -47,6 +47,15 @@ CAUTIOUS_GROWTH = 2.0
 TRUSTED_ROWS = 10
 #: A short page whose length is a multiple of this may be a server-side row cap.
 CAP_STEP = 100
+#: The search for a first sync's first event stops below this: the rest is one window.
+SEARCH_RESOLUTION = timedelta(days=1)
+#: Each window of the first-event search covers this share of what is left below its bound.
+#: A third: the first window holding rows spans at most a third of the time from the first
+#: event to the run's start (a half would span up to half of it, reading more rows than a page
+#: returns), at the price of up to 28 empty windows for an empty project instead of 16.
+SEARCH_SHARE = 1 / 3
+#: A window reaching the run's start with this much left before it covers only half of it.
+NEAR_START_SPLIT = timedelta(days=14)
 #: A page's last quarter this much denser than the page, within BURST_SPAN, is a burst.
 BURST = 4.0
 BURST_SPAN = timedelta(hours=6)
@@ -65,6 +74,10 @@ class Page(Protocol):
 
     def last_key(self) -> tuple[str, str]:
         """``(timestamp, uuid)`` of the page's last row (UTC ISO text)."""
+        ...
+
+    def first_timestamp(self) -> str | None:
+        """Timestamp of the page's first row (None when empty)."""
         ...
 
     def tail_timestamp(self) -> str | None:
@@ -89,10 +102,14 @@ class WindowSizer:
     page_rows: int
     width: timedelta
     growth: float = MAX_GROWTH
-    #: Rows per second measured last (None until a page said something).
+    #: Rows per second the next window is sized for (None until a page said something).
     rate: float | None = field(default=None)
+    #: Average rows per second of the last page with rows (bursts in its tail left out).
+    last_average: float = 0.0
     #: Set once a query was overloaded: windows no longer widen to day ends, and grow slowly.
     narrowed: bool = False
+    #: While a first sync looks for its first event: the bound it lies below (else None).
+    search_below: datetime | None = None
 
     @property
     def target_rows(self) -> float:
@@ -105,10 +122,24 @@ class WindowSizer:
         A window that would leave less than half a window extends to ``range_hi``. Unless
         narrowed after an overload: a window that reaches ``open_from`` (the run's start:
         beyond it only clock-skewed future events exist), or comes within half a window of
-        it before any density is known, extends to ``range_hi`` too; any other ends at the
+        it before any density is known, extends to ``range_hi`` too (once density is known
+        and :data:`NEAR_START_SPLIT` or more is left before ``open_from``, the window ends
+        halfway there instead, or a quarter of its width on, if later); any other ends at the
         start of a UTC day, never before the end of ``lo``'s day (ClickHouse reads that day's
         rows anyway).
+
+        While searching for the first event (:attr:`search_below` set), a window is the first
+        :data:`SEARCH_SHARE` of what is left below that bound, ending at the start of a UTC
+        day: windows below the first event are empty and
+        read nothing, and the first that holds rows is read like any other. Once less than
+        :data:`SEARCH_RESOLUTION` is left, the rest of the range is one window.
         """
+        if self.search_below is not None:
+            if self.search_below - lo > SEARCH_RESOLUTION:
+                step = (self.search_below - lo) * SEARCH_SHARE
+                return max(_next_day(lo), _day_start(lo + step))
+            self.search_below = None
+            return range_hi
         hi = lo + self.width
         if range_hi - hi < self.width / 2:
             return range_hi
@@ -116,22 +147,41 @@ class WindowSizer:
             return hi
         margin = self.width / 2 if self.rate is None else timedelta(0)
         if hi + margin >= open_from:
+            rest = open_from - lo
+            if self.rate is not None and rest >= NEAR_START_SPLIT:
+                # Density measured on older events says little about the newest: read the
+                # stretch up to the run's start in halves (products grow; bursts are recent),
+                # none shorter than a quarter of the sized window.
+                return max(_next_day(lo), _day_start(lo + max(rest / 2, self.width / 4)))
             return range_hi
         return min(range_hi, max(_next_day(lo), _day_start(hi)))
 
-    def full_page(self, lo: datetime, last: datetime, rows: int, tail: datetime | None) -> None:
-        """A page filled before its window ended: ``rows`` rows lie in ``[lo, last]``.
+    def full_page(
+        self,
+        lo: datetime,
+        last: datetime,
+        rows: int,
+        tail: datetime | None,
+        first: datetime | None = None,
+    ) -> None:
+        """A page filled before its window ended: ``rows`` rows lie in ``[first, last]``.
 
         ``tail`` is the timestamp of the row three quarters into the page: the density of the
         last quarter counts when it is higher, so windows shrink fast into a denser stretch.
         A last quarter within a few hours and much denser than the rest is a burst.
+        ``first`` (the page's first row) bounds the rows from below when the page started
+        after ``lo`` (a window beginning in a stretch without events).
         """
+        self.search_below = None
+        if first is not None and first > lo:
+            lo = first
         span = (last - lo).total_seconds()
         if span <= 0:
             self.width = MIN_WINDOW
             return
         average, recent = rows / span, _tail_rate(rows, last, tail)
-        self.rate = max(average, recent)
+        self.rate = max(average, recent, self.last_average)
+        self.last_average = average
         self.width = max(MIN_WINDOW, _seconds(self.target_rows / self.rate))
         if tail is not None and tail > lo and last - tail < BURST_SPAN and recent > BURST * average:
             # The page ended in a burst: read the rest of the burst's day (ClickHouse reads
@@ -140,20 +190,54 @@ class WindowSizer:
             rest_of_day = _next_day(last) - last
             self.width = min(_WHOLE_RANGE, rest_of_day + _seconds(self.target_rows / before))
 
-    def window_done(self, lo: datetime, hi: datetime, rows: int, tail: datetime | None) -> None:
-        """A window ended: it held ``rows`` rows in ``[lo, hi)`` (``tail`` as in full_page)."""
+    def window_done(
+        self,
+        lo: datetime,
+        hi: datetime,
+        rows: int,
+        tail: datetime | None,
+        occupied: tuple[datetime, datetime] | None = None,
+    ) -> None:
+        """A window ended: it held ``rows`` rows in ``[lo, hi)`` (``tail`` as in full_page).
+
+        ``occupied`` is ``(first, last)``, the timestamps of its first and last row. Density
+        counts over the stretch they span (at least a quarter of the window): a window that
+        reached into months without events would otherwise understate it, and the next
+        window, sized from it, would overflow where events resume (an undersized window
+        costs a request; an overflowing one reads rows it does not return).
+
+        Density is the highest of this window's, its last quarter's and the previous page's
+        average: where events thin out, windows widen one page later, so a window sized from a
+        sparse stretch does not overflow where the density returns; empty windows keep it.
+        """
         span = hi - lo
         if rows == 0:  # an empty window read nothing: widen fast, even after an overload
-            self.width = min(_WHOLE_RANGE, max(self.width, span) * MAX_GROWTH)
+            if self.search_below is None:
+                self.width = min(_WHOLE_RANGE, max(self.width, span) * MAX_GROWTH)
             return
-        self.rate = max(rows / max(span.total_seconds(), 1e-6), _tail_rate(rows, hi, tail))
+        self.search_below = None
+        end = hi
+        if occupied is not None and rows >= TRUSTED_ROWS:
+            first, last = occupied
+            span = max(last - first, span / 4)
+            end = last
+        average = rows / max(span.total_seconds(), 1e-6)
+        self.rate = max(average, _tail_rate(rows, end, tail), self.last_average)
+        self.last_average = average
         wanted = _seconds(self.target_rows / self.rate)
         if self.narrowed or rows < TRUSTED_ROWS:
             wanted = min(wanted, span * self.growth)
         self.width = max(MIN_WINDOW, wanted)
 
     def narrow(self, lo: datetime, hi: datetime) -> bool:
-        """After an overloaded query over ``[lo, hi)``: a quarter of it; False if minimal."""
+        """After an overloaded query over ``[lo, hi)``: a quarter of it; False if minimal.
+
+        While searching for the first event, the search continues below ``hi`` instead.
+        """
+        if self.search_below is not None:
+            self.search_below = hi
+            self.width = (hi - lo) * SEARCH_SHARE
+            return True
         self.narrowed = True
         self.growth = CAUTIOUS_GROWTH
         if hi - lo <= MIN_WINDOW:
@@ -182,83 +266,11 @@ def _tail_rate(rows: int, end: datetime, tail: datetime | None) -> float:
     return (rows - (3 * rows) // 4) / max((end - tail).total_seconds(), 1e-6)
 
 
-#: The first-event search stops narrowing below this: the rest is read as one window.
-SEARCH_RESOLUTION = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Extent:
-    """A count probe's answer for ``[lo, hi)``: its rows and the first one's timestamp."""
-
-    rows: int
-    first: datetime | None
-
-
-def find_first(
-    probe: Callable[[datetime, datetime], Extent],
-    *,
-    lo: datetime,
-    hi: datetime,
-    on_narrow: Callable[[timedelta], None] | None = None,
-) -> tuple[datetime, Extent | None, datetime]:
-    """Where a first sync from ``lo`` starts reading: ``(start, extent, extent_hi)``.
-
-    A query reads every UTC day its range touches, so one over the whole range to find the
-    first event would read every event once before the first page. Instead ``[lo, hi)`` is
-    bisected with count probes, each from the highest bound known empty up to the middle of
-    what is left below ``hi`` (the run's start): probes below the first event read nothing,
-    and the first probe that finds rows says where the first event is and how dense the
-    events after it are (``extent`` over ``[start, extent_hi)``). For events spread up to
-    ``hi`` that probe reads at most the first half of them (about a quarter on average).
-    A probe too expensive for the server halves the range below it (``on_narrow`` hears
-    the new width). Without rows below
-    ``hi`` (an empty project, or only clock-skewed future events) the search ends within
-    :data:`SEARCH_RESOLUTION` of ``hi`` and ``extent`` is None.
-    """
-    low, high = lo, hi
-    while high - low > SEARCH_RESOLUTION:
-        mid = low + (high - low) / 2
-        try:
-            found = probe(low, mid)
-        except QueryOverloadError:
-            high = mid
-            if on_narrow is not None:
-                on_narrow(high - low)
-            continue
-        if found.rows and found.first is not None:
-            return max(lo, found.first), found, mid
-        low = mid
-    return low, None, high
-
-
-def first_sync_start(
-    probe: Callable[[datetime, datetime], Extent],
-    sizer: WindowSizer,
-    lo: datetime,
-    hi: datetime,
-    on_narrow: Callable[[timedelta], None] | None = None,
-) -> datetime:
-    """Where a first sync from ``lo`` reads from (:func:`find_first`), its first window sized.
-
-    The probe that found rows sizes the first window from their density; without rows below
-    ``hi`` the rest of the range is one window.
-    """
-    start, extent, extent_hi = find_first(probe, lo=lo, hi=hi, on_narrow=on_narrow)
-    if extent is None:
-        sizer.width = CEILING - start
-    else:
-        sizer.window_done(start, extent_hi, extent.rows, None)
-    return start
-
-
 def initial_width(lo: str, window_hours: float) -> timedelta:
     """The first window's width: ``window_hours``, or the whole range from :data:`FLOOR`.
 
-    A first sync without ``start_date`` starts at FLOOR: one query over the whole range then
-    returns the first page wherever the first event lies (before 1970 or in the future), and
-    an empty project ends after it. On PostHog's ClickHouse it reads every event once, as a
-    search of bounded existence probes would several times over (any probe reads every day
-    it touches, whatever its ``LIMIT``).
+    From FLOOR without a search (``read_pages(find_first=False)``), one query over the whole
+    range returns the first page wherever the first event lies; it reads every event once.
     """
     if parse_datetime(lo) <= FLOOR:
         return CEILING - FLOOR
@@ -267,6 +279,11 @@ def initial_width(lo: str, window_hours: float) -> timedelta:
 
 def _tail(page: Page) -> datetime | None:
     value = page.tail_timestamp() if len(page) else None
+    return parse_datetime(value) if value else None
+
+
+def _first(page: Page) -> datetime | None:
+    value = page.first_timestamp() if len(page) else None
     return parse_datetime(value) if value else None
 
 
@@ -279,6 +296,7 @@ def read_pages(
     after: tuple[str, str] | None,
     sizer: WindowSizer,
     on_narrow: Callable[[timedelta, int], None] | None = None,
+    find_first: bool = False,
 ) -> Iterator[Page]:
     """Yield every page of ``[lo, range_hi)`` after the cursor ``after``, in keyset order.
 
@@ -286,7 +304,16 @@ def read_pages(
     :class:`QueryOverloadError` for a query the server found too expensive: the window
     narrows to a quarter (down to :data:`MIN_WINDOW`), then the page size (down to
     :data:`MIN_PAGE`); past both the error propagates.
+
+    ``find_first`` (a first sync without ``start_date``): the first windows bisect
+    ``[lo, open_from)`` (see :meth:`WindowSizer.window_end`) instead of one query over the
+    whole range, which would read every event once before the first page. Empty windows
+    read nothing; the first that holds rows returns them as a page, so finding the first
+    event costs no query of its own. An overloaded window narrows the search below it. At
+    most 28 empty windows precede the first page (or the last window, of an empty project).
     """
+    if find_first:
+        sizer.search_below = open_from
     limit = sizer.page_rows
     suspected_cap: int | None = None
     if after is not None:
@@ -314,10 +341,12 @@ def read_pages(
         capped = rows >= limit or (rows > 0 and rows % CAP_STEP == 0)
         if capped and after is not None:
             last = parse_datetime(after[0])
-            sizer.full_page(lo, last, rows, _tail(page))
+            sizer.full_page(lo, last, rows, _tail(page), _first(page))
             suspected_cap = rows if rows < limit else None
             lo = max(lo, last)
         else:
-            sizer.window_done(lo, hi, rows, _tail(page))
+            first = _first(page)
+            occupied = (first, parse_datetime(after[0])) if first and after else None
+            sizer.window_done(lo, hi, rows, _tail(page), occupied)
             suspected_cap = None
             lo = hi

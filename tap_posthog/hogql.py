@@ -83,18 +83,6 @@ class EventsPage:
         return hogql_query(text, values)
 
 
-def extent_query(lo: str, hi: str) -> dict[str, Any]:
-    """The ``query`` object counting events in ``[lo, hi)`` with the first one's timestamp.
-
-    On an empty range ClickHouse's ``min`` answers its type's default, so ``n`` decides.
-    """
-    text = (
-        "SELECT count() AS n, min(timestamp) AS first_ts\nFROM events\n"
-        "WHERE timestamp >= toDateTime({lo}, 'UTC')\n  AND timestamp < toDateTime({hi}, 'UTC')"
-    )
-    return hogql_query(text, {"lo": lo, "hi": hi})
-
-
 #: Statuses PostHog's query endpoint uses for a query too expensive to finish (PostHog's
 #: posthog/exceptions.py): 504 ``ClickHouseQueryTimeOut`` ("max execution time", or the
 #: rewritten "time limit" text), 512 estimated execution time too long, 513

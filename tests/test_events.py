@@ -130,32 +130,34 @@ def _query_records(sim):
     return [r for r in sim.requests if r.method == "POST" and r.path.endswith("/query/")]
 
 
-def test_without_start_date_the_first_event_is_found_by_cheap_bounded_probes(sim):
+def test_without_start_date_the_first_event_is_found_by_empty_windows_that_read_nothing(sim):
     run = run_tap(_config(sim), streams=["events"])
     assert run.returncode == 0, run.stderr[-2000:]
     records = _query_records(sim)
     queries = [json.loads(r.body)["query"] for r in records]
-    probes = [i for i, q in enumerate(queries) if q["query"].startswith("SELECT count()")]
-    pages = [i for i, q in enumerate(queries) if q["query"].startswith("SELECT uuid")]
-    assert probes
-    assert pages
-    assert len(probes) + len(pages) == len(queries)
-    # Probes come first, bisecting upwards from the floor: each starts where the one before
-    # it ended (everything below is known empty), and every bound is below the run's start.
-    assert max(probes) < min(pages)
-    # PostHog then prints events.timestamp bare: its toDate(timestamp) sort key prunes by day.
+    # Every query is a data page (the search costs no query of its own) and carries the
+    # modifier under which PostHog prints events.timestamp bare (toDate sort key prunes).
+    assert all(q["query"].startswith("SELECT uuid") for q in queries)
     assert all(q["modifiers"] == {"convertToProjectTimezone": False} for q in queries)
+    first_page = next(i for i, r in enumerate(records) if r.rows)
+    searched = queries[:first_page]
+    assert searched
+    # The search climbs from the floor, each window starting where the one before ended and
+    # ending at the start of a UTC day below the run's start; the empty ones read nothing.
     assert queries[0]["values"]["lo"] == "1900-01-01T00:00:00.000000Z"
-    for before, after in itertools.pairwise(probes):
-        assert queries[after]["values"]["lo"] == queries[before]["values"]["hi"]
-    # Only the last probe found events; together the probes read fewer rows than a query over
-    # the whole range would (every event).
-    assert all(records[i].rows_read == 0 for i in probes[:-1])
-    total = len(sim.truth.ids("events"))
-    assert 0 < records[probes[-1]].rows_read < total
-    # The first page starts at the first event.
+    for before, after in itertools.pairwise(queries[: first_page + 1]):
+        assert after["values"]["lo"] == before["values"]["hi"]
+        assert before["values"]["hi"].endswith("T00:00:00.000000Z")
+    assert all(records[i].rows_read == 0 for i in range(first_page))
+    # The first window holding rows spans at most a third of the time left before the run
+    # (the run started after the last event), not the whole range.
+    window = queries[first_page]["values"]
+    lo, hi = parse_datetime(window["lo"]), parse_datetime(window["hi"])
+    last = max(parse_datetime(r["timestamp"]) for r in sim.truth.records("events"))
+    assert hi - lo <= (last - lo) / 3 + timedelta(days=1)
+    assert 0 < records[first_page].rows < len(sim.truth.ids("events"))
     first = min(parse_datetime(r["timestamp"]) for r in sim.truth.records("events"))
-    assert parse_datetime(queries[pages[0]]["values"]["lo"]) == first
+    assert parse_datetime(queries[first_page]["values"]["lo"]) <= first
     _assert_exact(run.ids("events"), sim.truth.ids("events"))
 
 
@@ -193,9 +195,10 @@ def test_empty_project_ends_after_a_bounded_search_that_reads_nothing(sim_factor
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.ids("events") == []
     records = _query_records(sim)
-    # Bisection from 1900 to the run's start down to a day (16 probes), then one page from
-    # there to the end of the range (clock-skewed future events), all reading nothing.
-    assert len(records) <= 18
+    # Windows from 1900 towards the run's start, each a third of what is left, down to a
+    # day (at most 28), then one from there to the end of the range (clock-skewed future
+    # events), all reading nothing.
+    assert len(records) <= 29
     assert all(r.rows_read == 0 for r in records)
 
 
@@ -215,8 +218,11 @@ def test_each_page_is_bounded_below_by_its_cursor(sim):
     run = run_tap(_config(sim), streams=["events"])
     assert run.returncode == 0, run.stderr[-2000:]
     pages = [q for q in _queries(sim) if q["query"].startswith("SELECT uuid")]
+    # Only the first-event search comes before any cursor: its windows form a prefix.
+    searched = next(i for i, q in enumerate(pages) if "after_ts" in q["values"])
+    assert all("after_ts" in q["values"] for q in pages[searched:])
     followed_full_page = 0
-    for before, page in itertools.pairwise(pages):
+    for before, page in itertools.pairwise(pages[searched - 1 :]):
         values = page["values"]
         assert parse_datetime(values["lo"]) >= parse_datetime(values["after_ts"])
         if values["lo"] == values["after_ts"]:

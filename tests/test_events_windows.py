@@ -17,12 +17,9 @@ import pytest
 from tap_posthog.events_windows import (
     CEILING,
     FLOOR,
-    Extent,
     PageRequest,
     QueryOverloadError,
     WindowSizer,
-    find_first,
-    first_sync_start,
     initial_width,
     read_pages,
 )
@@ -51,6 +48,9 @@ class _Page:
         ts, uuid = self.rows[-1]
         return _text(ts), uuid
 
+    def first_timestamp(self) -> str | None:
+        return _text(self.rows[0][0]) if self.rows else None
+
     def tail_timestamp(self) -> str | None:
         return _text(self.rows[(3 * len(self.rows)) // 4][0]) if self.rows else None
 
@@ -72,14 +72,16 @@ class _Table:
         self.days = [_day(ts) for ts in self.keys]
         self.cap, self.max_read = cap, max_read
         self.read = 0
-        self.probes = 0
         self.pages: list[int] = []
+        self.requests: list[PageRequest] = []
 
     def fetch(self, request: PageRequest) -> _Page:
+        self.requests.append(request)
         lo, hi = _us(request.lo), _us(request.hi)
         first, last = _day(lo), _day(hi - 1)
         read = bisect.bisect_right(self.days, last) - bisect.bisect_left(self.days, first)
         if self.max_read is not None and read > self.max_read:
+            self.pages.append(-1)  # refused
             raise QueryOverloadError("HTTP 504: Query has hit the max execution time")
         self.read += read
         start = bisect.bisect_left(self.keys, lo)
@@ -92,30 +94,33 @@ class _Table:
         self.pages.append(len(page))
         return page
 
-    def probe(self, lo: datetime, hi: datetime) -> Extent:
-        """``count()`` and ``min(timestamp)`` over ``[lo, hi)``, at the same cost as a page."""
-        a, b = _us(lo), _us(hi)
-        first, last = _day(a), _day(b - 1)
-        read = bisect.bisect_right(self.days, last) - bisect.bisect_left(self.days, first)
-        if self.max_read is not None and read > self.max_read:
-            raise QueryOverloadError("HTTP 504: Query has hit the max execution time")
-        self.read += read
-        self.probes += 1
-        i, j = bisect.bisect_left(self.keys, a), bisect.bisect_left(self.keys, b)
-        return Extent(j - i, EPOCH + timedelta(microseconds=self.keys[i]) if j > i else None)
 
-
-def _read_all(table: _Table, page_rows: int = 50_000, start: datetime | None = None) -> list:
+def _read_all(
+    table: _Table, page_rows: int = 50_000, start: datetime | None = None, on_narrow=None
+) -> list:
     """Read everything as EventsStream does: a search for the first event without start."""
     lo = start or FLOOR
     sizer = WindowSizer(page_rows=page_rows, width=initial_width(_text(_us(lo)), 24))
-    if start is None:
-        lo = first_sync_start(table.probe, sizer, FLOOR, NOW)
     got = []
-    pages = read_pages(table.fetch, lo=lo, range_hi=CEILING, open_from=NOW, after=None, sizer=sizer)
+    pages = read_pages(
+        table.fetch,
+        lo=lo,
+        range_hi=CEILING,
+        open_from=NOW,
+        after=None,
+        sizer=sizer,
+        on_narrow=on_narrow,
+        find_first=start is None,
+    )
     for page in pages:
         got.extend(page.rows)
     return got
+
+
+def _empty_before_first_page(table: _Table) -> int:
+    """Empty windows before the first page with rows (-1 in ``pages``: a refused query)."""
+    first = next(i for i, rows in enumerate(table.pages) if rows > 0)
+    return table.pages[:first].count(0)
 
 
 def _uniform(rng: random.Random, n: int, lo: datetime, hi: datetime) -> list[int]:
@@ -167,7 +172,7 @@ def test_under_a_10000_row_cap_windows_shrink_to_it():
     table = _Table(_shape("uniform", 100_000), cap=10_000)
     assert _read_all(table) == table.rows
     # Once two short pages of 10,000 reveal the cap, windows aim at it: few extra pages.
-    assert len(table.pages) <= 100_000 / (0.75 * 10_000) + 4
+    assert len([rows for rows in table.pages if rows > 0]) <= 100_000 / (0.75 * 10_000) + 4
 
 
 def test_windows_follow_density_cheaply_when_days_hold_less_than_a_page():
@@ -184,44 +189,51 @@ def test_a_day_denser_than_a_page_is_read_once_per_page():
     day = NOW - timedelta(days=40)
     table = _Table(_uniform(random.Random(4), 120_001, day, day + timedelta(hours=6)))
     assert _read_all(table) == table.rows
-    # Three pages (the fewest possible), each reading the day once, after the one probe that
-    # found the first event (it read the day too); the empty rest of the range reads nothing.
-    assert [rows for rows in table.pages if rows] == [50_000, 50_000, 20_001]
-    assert table.read == 4 * len(table.rows)
+    # Three pages (the fewest possible), each reading the day once; the first is the search's
+    # first window holding rows; the empty windows before and after it read nothing.
+    assert [rows for rows in table.pages if rows > 0] == [50_000, 50_000, 20_001]
+    assert table.read == 3 * len(table.rows)
 
 
 @pytest.mark.parametrize("shape", ["uniform", "recent"])
 def test_a_first_sync_reads_each_event_little_more_than_once(shape):
-    # Without start_date: the first event is found by probes that read at most the events in
-    # the first half of the time up to the run's start, and windows end at day boundaries.
+    # Without start_date: the first event is found by empty windows that read nothing, the
+    # first holding rows spans at most a third of the time left, and windows end at day
+    # boundaries.
     table = _Table(_shape(shape, 200_000))
     assert _read_all(table) == table.rows
     assert table.read <= 1.5 * len(table.rows)
-    assert table.probes <= 17
-    assert sorted(table.pages)[len(table.pages) // 2] >= 20_000
+    assert _empty_before_first_page(table) <= 28
+    data_pages = sorted(rows for rows in table.pages if rows > 0)
+    assert data_pages[len(data_pages) // 2] >= 20_000
 
 
 def test_the_search_for_the_first_event_narrows_under_overload():
-    stamps = _shape("uniform", 50_000)
-    table = _Table(stamps, max_read=3_000)
+    stamps = _shape("uniform", 50_000)  # about 1,700 a day: a query may read two days
+    table = _Table(stamps, max_read=4_000)
     widths: list[timedelta] = []
-    start, extent, _ = find_first(table.probe, lo=FLOOR, hi=NOW, on_narrow=widths.append)
-    assert start == EPOCH + timedelta(microseconds=min(stamps))
-    # Every narrowing is reported (the tap logs it), each narrower than the one before.
-    assert widths
-    assert widths == sorted(widths, reverse=True)
-    assert extent is not None
-    assert 0 < extent.rows <= 3_000
+    assert _read_all(table, on_narrow=lambda width, limit: widths.append(width)) == table.rows
+    # Overloads before the first page narrow the search, each narrowing reported (the tap
+    # logs it) and narrower than the one before; no query read more than the server allows.
+    first = next(i for i, rows in enumerate(table.pages) if rows > 0)
+    refused = table.pages[:first].count(-1)
+    assert refused
+    assert widths[:refused] == sorted(widths[:refused], reverse=True)
+    assert len(set(widths[:refused])) == refused
 
 
 def test_the_search_ends_near_the_run_start_when_nothing_lies_before_it():
-    table = _Table([_us(NOW + timedelta(days=400))])
-    start, extent, _ = find_first(table.probe, lo=FLOOR, hi=NOW)
-    assert extent is None
-    assert NOW - timedelta(days=1) <= start < NOW
-    assert table.read == 0
-    assert table.probes <= 16
-    assert _read_all(_Table(table.keys)) == table.rows
+    future = _us(NOW + timedelta(days=400))
+    table = _Table([future])
+    assert _read_all(table) == table.rows
+    # Empty windows up to within a day of the run's start, then the rest of the range in one
+    # window, which reads the one (clock-skewed) event's day only.
+    assert table.pages[-1] == 1
+    assert all(rows == 0 for rows in table.pages[:-1])
+    assert len(table.pages) - 1 <= 28
+    assert NOW - timedelta(days=1) <= table.requests[-1].lo < NOW
+    assert table.requests[-1].hi == CEILING
+    assert table.read == 1
 
 
 def test_overload_narrows_window_then_continues_exactly():
@@ -238,7 +250,7 @@ def test_overload_past_the_narrowest_window_and_page_raises():
         _read_all(table, page_rows=5_000)
 
 
-def test_a_first_sync_from_the_floor_finds_events_anywhere_in_one_query():
+def test_a_first_sync_from_the_floor_finds_events_anywhere():
     for when in (
         datetime(1900, 1, 1, 0, 0, 1, tzinfo=UTC),
         datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
@@ -247,10 +259,15 @@ def test_a_first_sync_from_the_floor_finds_events_anywhere_in_one_query():
     ):
         table = _Table([_us(when), _us(when + timedelta(days=400))])
         assert _read_all(table) == table.rows
-        assert table.pages == [2]
+        # Each event's day is read once; the empty windows around them read nothing.
+        assert table.read == 2
+        assert len(table.pages) <= 29
 
 
-def test_an_empty_table_costs_one_query():
+def test_an_empty_table_reads_nothing_in_at_most_29_queries():
     table = _Table([])
     assert _read_all(table) == []
-    assert table.pages == [0]
+    assert table.read == 0
+    assert 0 < len(table.pages) <= 29
+
+
