@@ -25,7 +25,8 @@ class Requests:
 
     total: int
     by_path: dict[str, int]
-    #: Row counts of the events data pages (HogQL ``SELECT uuid, ...`` queries), in order.
+    #: Row counts of the events data queries (HogQL ``SELECT uuid, ...``), in order; 0 for an
+    #: empty window (the first-event search's windows below the first event read nothing).
     page_rows: list[int]
     #: ClickHouse rows read by every query, when the simulator reports them.
     rows_read: int | None = None
@@ -37,8 +38,9 @@ class Requests:
 
     @property
     def median_page_rows(self) -> float | None:
-        """Median rows per data page."""
-        return median(self.page_rows) if self.page_rows else None
+        """Median rows per data page (a query that returned rows; empty windows apart)."""
+        pages = [n for n in self.page_rows if n]
+        return median(pages) if pages else None
 
 
 class SimProcess:
