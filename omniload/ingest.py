@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from omniload import deletions, load, store
+from omniload.catalog import catalog_for
 from omniload.errors import RunError, UsageError
 from omniload.interval import Interval, iso_utc, parse_interval
 from omniload.lock import DestinationLock
@@ -278,13 +279,15 @@ def _locked_run(
         ticker = Ticker(reporter, lambda: relay.records)
         ticker.start()
 
+    tap_config = _tap_config(plan)
     try:
         result = run_pair(
             PairSpec(
                 api_key=plan.source.api_key,
                 stream=plan.table.stream,
-                tap_config=_tap_config(plan),
+                tap_config=tap_config,
                 target_config=_target_config(plan, db_path, stage, tmp),
+                catalog=catalog_for(plan.table.stream, tap_config),
                 state=saved if plan.use_saved_state else None,
                 primary_key=plan.primary_key if plan.key_overridden else None,
                 on_start=on_start,

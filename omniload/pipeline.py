@@ -65,12 +65,16 @@ def child_env(api_key: str | None, tmp: Path | None = None) -> dict[str, str]:
 
 @dataclass
 class PairSpec:
-    """What to run: tap config (no key), target config, state, stream and key override."""
+    """What to run: tap config (no key), catalog, target config, state, stream, key override.
+
+    ``catalog`` is the tap's catalog with ``stream`` selected (``omniload.catalog``).
+    """
 
     api_key: str
     stream: str
     tap_config: dict[str, Any]
     target_config: dict[str, Any]
+    catalog: dict[str, Any]
     state: dict | None = None
     primary_key: tuple[str, ...] | None = None
     on_start: Callable[[Relay], None] | None = None
@@ -204,8 +208,8 @@ def _commands(spec: PairSpec, tmp: Path) -> tuple[list[str], list[str]]:
     files = {name: tmp / f"{name}.json" for name in ("tap", "target", "state", "catalog")}
     files["tap"].write_text(json.dumps(spec.tap_config))
     files["target"].write_text(json.dumps(spec.target_config))
+    files["catalog"].write_text(json.dumps(spec.catalog))
     tap_cmd = [*find_executable(*TAP), "--config", str(files["tap"]), "--config", "ENV"]
-    files["catalog"].write_text(json.dumps(discover(tap_cmd, spec, tmp)))
     tap_cmd += ["--catalog", str(files["catalog"])]
     if spec.state is not None:
         files["state"].write_text(json.dumps(spec.state))
@@ -292,40 +296,6 @@ def _pump(relay: Relay, src: int, dst: int) -> RunError | None:
     except RunError as exc:
         return exc
     return None
-
-
-def discover(tap_cmd: list[str], spec: PairSpec, tmp: Path) -> dict:
-    """Run ``tap-posthog --discover`` and select only ``spec.stream`` in the catalog.
-
-    Raises:
-        RunError: Discovery failed or the stream is unknown to the tap.
-    """
-    log = tmp / "discover.log"
-    try:
-        with log.open("wb") as err:
-            proc = subprocess.run(
-                [*tap_cmd, "--discover"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=err, env=child_env(spec.api_key, tmp), timeout=120, check=False,
-                preexec_fn=die_with_parent(),
-            )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise RunError("tap-posthog --discover did not finish within 120 s") from None
-    if proc.returncode != 0:
-        text = _tail(log)
-        raise _with_detail(
-            _tap_error(text, proc.returncode, spec.api_key), {"discover": text}, spec.api_key
-        )
-    catalog = json.loads(proc.stdout)
-    found = False
-    for entry in catalog.get("streams", []):
-        selected = entry.get("tap_stream_id") == spec.stream
-        found = found or selected
-        for meta in entry.get("metadata", []):
-            if meta.get("breadcrumb") == []:
-                meta.setdefault("metadata", {})["selected"] = selected
-    if not found:
-        raise RunError(f"tap-posthog has no stream named {spec.stream!r}")
-    return catalog
 
 
 def _debug_detail(texts: dict[str, str], key: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from omniload import lock, workdir
+from omniload.catalog import catalog_for
 from omniload.errors import RunError, UsageError
 from omniload.ingest import DEFAULT_LOCK_TIMEOUT, Options, make_plan
 from omniload.tables import TABLES, table_name
@@ -227,6 +228,27 @@ def test_table_map_matches_the_taps_catalog(tmp_path: Path) -> None:
         assert (spec.stream, spec.primary_key, spec.incremental_key) == seen[name], name
     assert table_name("event_property_definitions") == "property_definitions:event"
     assert {n for n, s in TABLES.items() if s.strategy == "append"} == {"events"}
+
+
+@pytest.mark.parametrize("stream", ["events", "persons", "event_property_definitions"])
+def test_the_in_process_catalog_is_what_discover_prints_with_one_stream_selected(
+    tmp_path: Path, stream: str
+) -> None:
+    """omniload builds the catalog in its own process; it equals ``tap-posthog --discover``."""
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"personal_api_key": "x", "project_id": "1"}))
+    proc = subprocess.run([TAP, "--config", str(config), "--discover"], capture_output=True,
+                          text=True, check=True, timeout=120)  # fmt: skip
+    discovered = json.loads(proc.stdout)
+    for entry in discovered["streams"]:
+        top = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
+        top["metadata"]["selected"] = entry["tap_stream_id"] == stream
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    assert catalog_for(stream, {"project_id": "1"}) == discovered
+    # The SDK's constructor installs its own handlers; omniload's stay in place.
+    assert {s: signal.getsignal(s) for s in handlers} == handlers
+    with pytest.raises(RunError, match="no stream named 'nope'"):
+        catalog_for("nope", {"project_id": "1"})
 
 
 def test_target_duckdb_is_pinned_to_the_version_the_guard_patches() -> None:

@@ -29,14 +29,6 @@ FAKE_TAP = textwrap.dedent(
             fh.write(f"{os.getpid()}\\n")
     assert os.environ.get("TAP_POSTHOG_PERSONAL_API_KEY") == os.environ["FAKE_EXPECT_KEY"]
     assert "POSTHOG_PERSONAL_API_KEY" not in os.environ
-    if "--discover" in sys.argv:
-        streams = [
-            {"tap_stream_id": s, "stream": s, "schema": {}, "metadata": [
-                {"breadcrumb": [], "metadata": {"selected-by-default": True}}]}
-            for s in ("events", "persons")
-        ]
-        print(json.dumps({"streams": streams}))
-        sys.exit(0)
     cat = json.load(open(sys.argv[sys.argv.index("--catalog") + 1]))
     chosen = [s["stream"] for s in cat["streams"] if s["metadata"][0]["metadata"]["selected"]]
     assert chosen == ["events"], chosen
@@ -102,10 +94,21 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     return {"tap": tap, "target": target, "pids": pids}
 
 
+#: A catalog of two streams with events selected, as ``omniload.catalog`` writes one.
+CATALOG = {
+    "streams": [
+        {"tap_stream_id": s, "stream": s, "schema": {}, "metadata": [
+            {"breadcrumb": [], "metadata": {"selected": s == "events"}}]}
+        for s in ("events", "persons")
+    ]
+}  # fmt: skip
+
+
 def _spec(db: Path) -> pipeline.PairSpec:
     return pipeline.PairSpec(
         api_key=KEY,
         stream="events",
+        catalog=CATALOG,
         tap_config={"project_id": "1", "base_url": "http://127.0.0.1:1"},
         target_config={
             "path": str(db),
@@ -193,7 +196,7 @@ def test_target_crash_kills_tap(
         pipeline.run_pair(_spec(tmp_path / "d.duckdb"), tmp_path)
     assert time.monotonic() - started < 20
     pids = [int(p) for p in fakes["pids"].read_text().split()]
-    assert len(pids) >= 3  # discover, tap, target
+    assert len(pids) >= 2  # tap, target
     assert not any(_alive(pid) for pid in pids)
 
 
@@ -231,7 +234,7 @@ def test_sigterm_stops_both_children(fakes: dict[str, Path], tmp_path: Path) -> 
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if fakes["pids"].exists() and len(fakes["pids"].read_text().split()) >= 3:
+        if fakes["pids"].exists() and len(fakes["pids"].read_text().split()) >= 2:
             break
         time.sleep(0.1)
     time.sleep(0.5)
@@ -240,5 +243,5 @@ def test_sigterm_stops_both_children(fakes: dict[str, Path], tmp_path: Path) -> 
     assert proc.returncode == 143
     assert "ERROR interrupted by SIGTERM" in out
     pids = [int(p) for p in fakes["pids"].read_text().split()]
-    assert len(pids) == 3  # discover, target, tap
+    assert len(pids) == 2  # target, tap
     assert not any(_alive(pid) for pid in pids)
