@@ -88,22 +88,27 @@ _UTC_HOURS: dict[str, str] = {}
 
 
 def hogql_utc_text(value: str | datetime) -> str:
-    """:func:`to_utc_string` for the timestamps HogQL returns, about three times as fast.
+    """:func:`to_utc_string` for the timestamps HogQL returns, several times as fast.
 
-    HogQL renders ``YYYY-MM-DDTHH:MM:SS[.ffffff]+HH:MM``. With a whole-hour offset only the
-    date and the hour change in UTC, so they are converted once per local hour and offset;
-    anything else takes the full parse.
+    HogQL renders UTC as ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (the tap's queries ask for UTC;
+    posthog/hogql_queries/query_runner.py) and other zones as ``...[.ffffff]+HH:MM``. In UTC,
+    or with a whole-hour offset, only the date and the hour can change, so they are checked
+    (and converted) once per hour and offset; anything else takes the full parse.
     """
     if type(value) is str:
-        if len(value) == 32 and value[19] == ".":
+        n = len(value)
+        if n == 27 and value[19] == "." and value[26] == "Z":
+            frac, offset = value[19:26], "Z"
+        elif n == 20 and value[19] == "Z":
+            frac, offset = ".000000", "Z"
+        elif n == 32 and value[19] == ".":
             frac, offset = value[19:26], value[26:]
-        elif len(value) == 25:
+        elif n == 25:
             frac, offset = ".000000", value[19:]
         else:
             return to_utc_string(value)
         if (
-            offset[0] in "+-"
-            and offset[3:] == ":00"
+            (offset == "Z" or (offset[0] in "+-" and offset[3:] == ":00"))
             and value[13] == value[16] == ":"
             and value[14:16] < "60"
             and value[17:19] < "60"
@@ -115,6 +120,10 @@ def hogql_utc_text(value: str | datetime) -> str:
             if head is None:
                 if len(_UTC_HOURS) > 100_000:
                     _UTC_HOURS.clear()
-                head = _UTC_HOURS[key] = to_utc_string(value[:13] + ":00:00" + offset)[:13]
+                try:
+                    head = to_utc_string(value[:13] + ":00:00" + offset)[:13]
+                except ValueError:
+                    return to_utc_string(value)  # the error names the value itself
+                _UTC_HOURS[key] = head
             return head + value[13:19] + frac + "Z"
     return to_utc_string(value)

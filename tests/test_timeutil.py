@@ -30,8 +30,13 @@ def _text(instant: datetime) -> str:
     )
 
 
-def _generated(rng: random.Random, n: int, *, whole_hours: bool) -> list[tuple[str, str]]:
-    """``(local text as HogQL renders it, expected UTC rendering)`` pairs."""
+def _generated(
+    rng: random.Random, n: int, *, whole_hours: bool, utc: bool = False
+) -> list[tuple[str, str]]:
+    """``(local text as HogQL renders it, expected UTC rendering)`` pairs.
+
+    ``utc``: as HogQL renders UTC (``Z``, the fraction only when non-zero).
+    """
     cases = []
     while len(cases) < n:
         # Half the values near the year boundaries and the recent past, where bugs hide.
@@ -45,6 +50,11 @@ def _generated(rng: random.Random, n: int, *, whole_hours: bool) -> list[tuple[s
             instant = _EPOCH + timedelta(microseconds=rng.randrange(_SPAN_US))
         if rng.random() < 0.3:
             instant = instant.replace(microsecond=0)
+        expected = f"{_text(instant)}.{instant.microsecond:06d}Z"
+        if utc:
+            fraction = f".{instant.microsecond:06d}" if instant.microsecond else ""
+            cases.append((f"{_text(instant)}{fraction}Z", expected))
+            continue
         minutes = rng.choice([0, 30, 45]) if not whole_hours else 0
         offset_minutes = rng.randint(-12, 14) * 60 + (minutes if rng.random() < 0.5 else 0)
         if abs(offset_minutes) > 14 * 60:
@@ -57,15 +67,18 @@ def _generated(rng: random.Random, n: int, *, whole_hours: bool) -> list[tuple[s
         oh, om = divmod(abs(offset_minutes), 60)
         fraction = f".{local.microsecond:06d}" if (local.microsecond or rng.random() < 0.5) else ""
         text = f"{_text(local)}{fraction}{sign}{oh:02d}:{om:02d}"
-        expected = f"{_text(instant)}.{instant.microsecond:06d}Z"
         cases.append((text, expected))
     return cases
 
 
-@pytest.mark.parametrize("whole_hours", [True, False], ids=["whole-hour-offsets", "any-offsets"])
-def test_fast_hogql_rendering_matches_an_independent_reference(whole_hours):
-    rng = random.Random(f"timeutil:{whole_hours}")
-    cases = _generated(rng, 20_000, whole_hours=whole_hours)
+@pytest.mark.parametrize(
+    ("whole_hours", "utc"),
+    [(True, False), (False, False), (True, True)],
+    ids=["whole-hour-offsets", "any-offsets", "utc-z"],
+)
+def test_fast_hogql_rendering_matches_an_independent_reference(whole_hours, utc):
+    rng = random.Random(f"timeutil:{whole_hours}:{utc}")
+    cases = _generated(rng, 20_000, whole_hours=whole_hours, utc=utc)
     fast = [hogql_utc_text(text) for text, _ in cases]
     assert fast == [expected for _, expected in cases]
     # Second pass: the per-hour cache answers now; it must agree too.
