@@ -61,7 +61,8 @@ examples:
 tables: {tables}
 
 Every flag may also come from OMNILOAD_<FLAG> (e.g. OMNILOAD_SOURCE_URI, OMNILOAD_LOCK_TIMEOUT);
-the API key may come from POSTHOG_PERSONAL_API_KEY instead of the URI.
+the API key may come from POSTHOG_PERSONAL_API_KEY instead of the URI; the tap's catalog is
+cached in OMNILOAD_CACHE_DIR (default ~/.cache/omniload).
 exit codes: 0 loaded, 1 run failed (destination unchanged), 2 bad input,
   130 interrupted (Ctrl-C), 143 terminated (SIGTERM)
 """

@@ -287,7 +287,7 @@ def _locked_run(
                 stream=plan.table.stream,
                 tap_config=tap_config,
                 target_config=_target_config(plan, db_path, stage, tmp),
-                catalog=catalog_for(plan.table.stream, tap_config),
+                catalog=catalog_for(plan.table.stream),
                 state=saved if plan.use_saved_state else None,
                 primary_key=plan.primary_key if plan.key_overridden else None,
                 on_start=on_start,

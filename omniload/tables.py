@@ -1,10 +1,11 @@
-"""The PostHog source tables omniload knows, derived from the tap's streams.
+"""The PostHog source tables omniload knows, derived from the tap's catalog.
 
-Each of ``tap_posthog.tap.STREAM_TYPES`` (the streams the tap's catalog lists) is one table:
-its name, primary key and replication key come from the stream class, so a stream added to the
-tap is a table here with no change. Two things are omniload's own: ``*_property_definitions``
-streams are named ``property_definitions:<type>`` (ingestr's names), and streams whose rows never
-change once written (events) load by ``append``, the others by ``merge``.
+Each stream of the tap's catalog (``omniload.catalog``: what ``tap-posthog --discover``
+prints) is one table: its name, primary key and replication key come from the catalog entry,
+so a stream added to the tap is a table here with no change. Two things are omniload's own:
+``*_property_definitions`` streams are named ``property_definitions:<type>`` (ingestr's names),
+and streams whose rows never change once written (events) load by ``append``, the others by
+``merge``.
 """
 
 from __future__ import annotations
@@ -48,24 +49,25 @@ def table_name(stream: str) -> str:
     return stream
 
 
-def spec_for(stream_class: Any) -> TableSpec:
-    """The table of one tap stream class."""
-    stream = stream_class.name
+def spec_for(entry: dict[str, Any]) -> TableSpec:
+    """The table of one catalog entry (key and replication key as the tap declares them)."""
+    stream = entry["tap_stream_id"]
+    top = next((m["metadata"] for m in entry.get("metadata", []) if m["breadcrumb"] == []), {})
     return TableSpec(
         name=table_name(stream),
         stream=stream,
-        primary_key=tuple(stream_class.primary_keys or ()),
-        incremental_key=stream_class.replication_key or None,
+        primary_key=tuple(entry.get("key_properties") or top.get("table-key-properties") or ()),
+        incremental_key=entry.get("replication_key") or top.get("replication-key") or None,
         strategy="append" if stream in APPEND_STREAMS else "merge",
     )
 
 
 @functools.cache
 def tables() -> dict[str, TableSpec]:
-    """Every table, by name, in the tap's stream order (imports the tap on first use)."""
-    from tap_posthog.tap import STREAM_TYPES
+    """Every table, by name, in the tap's stream order (reads the catalog on first use)."""
+    from omniload.catalog import tap_catalog
 
-    return {spec.name: spec for spec in map(spec_for, STREAM_TYPES)}
+    return {spec.name: spec for spec in map(spec_for, tap_catalog()["streams"])}
 
 
 def __getattr__(name: str) -> Any:

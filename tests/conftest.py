@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from posthog_sim import SimConfig, Simulator
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _omniload_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """omniload's catalog cache for the suite (never the user's ~/.cache)."""
+    before = os.environ.get("OMNILOAD_CACHE_DIR")
+    os.environ["OMNILOAD_CACHE_DIR"] = str(tmp_path_factory.mktemp("omniload-cache"))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("OMNILOAD_CACHE_DIR", None)
+        else:
+            os.environ["OMNILOAD_CACHE_DIR"] = before
 
 
 @pytest.fixture

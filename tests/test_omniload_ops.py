@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from omniload import lock, workdir
-from omniload.catalog import catalog_for
+from omniload import catalog, lock, workdir
 from omniload.errors import RunError, UsageError
 from omniload.ingest import DEFAULT_LOCK_TIMEOUT, Options, make_plan
 from omniload.tables import TABLES, table_name
@@ -230,11 +230,17 @@ def test_table_map_matches_the_taps_catalog(tmp_path: Path) -> None:
     assert {n for n, s in TABLES.items() if s.strategy == "append"} == {"events"}
 
 
-@pytest.mark.parametrize("stream", ["events", "persons", "event_property_definitions"])
-def test_the_in_process_catalog_is_what_discover_prints_with_one_stream_selected(
-    tmp_path: Path, stream: str
-) -> None:
-    """omniload builds the catalog in its own process; it equals ``tap-posthog --discover``."""
+@pytest.fixture
+def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty catalog cache for this test (and no catalog remembered in this process)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(catalog.CACHE_ENV, str(folder))
+    catalog.tap_catalog.cache_clear()
+    yield folder
+    catalog.tap_catalog.cache_clear()
+
+
+def _discovered(tmp_path: Path, stream: str) -> dict:
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"personal_api_key": "x", "project_id": "1"}))
     proc = subprocess.run([TAP, "--config", str(config), "--discover"], capture_output=True,
@@ -243,12 +249,67 @@ def test_the_in_process_catalog_is_what_discover_prints_with_one_stream_selected
     for entry in discovered["streams"]:
         top = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
         top["metadata"]["selected"] = entry["tap_stream_id"] == stream
+    return discovered
+
+
+@pytest.mark.parametrize("stream", ["events", "persons", "event_property_definitions"])
+def test_the_in_process_catalog_is_what_discover_prints_with_one_stream_selected(
+    tmp_path: Path, fresh_cache: Path, stream: str
+) -> None:
+    """omniload builds the catalog in its own process; it equals ``tap-posthog --discover``."""
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    assert catalog_for(stream, {"project_id": "1"}) == discovered
+    assert catalog.catalog_for(stream) == _discovered(tmp_path, stream)
     # The SDK's constructor installs its own handlers; omniload's stay in place.
     assert {s: signal.getsignal(s) for s in handlers} == handlers
     with pytest.raises(RunError, match="no stream named 'nope'"):
-        catalog_for("nope", {"project_id": "1"})
+        catalog.catalog_for("nope")
+
+
+def test_the_catalog_is_cached_per_installed_tap(
+    tmp_path: Path, fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[int] = []
+    real_build = catalog.build_catalog
+
+    def counting_build() -> dict:
+        built.append(1)
+        return real_build()
+
+    monkeypatch.setattr(catalog, "build_catalog", counting_build)
+    first = catalog.tap_catalog()
+    files = list(fresh_cache.iterdir())
+    assert len(files) == 1
+    assert catalog.fingerprint() in files[0].name
+    assert json.loads(files[0].read_text()) == first
+    # Another process (nothing remembered) reads the file instead of building it again.
+    catalog.tap_catalog.cache_clear()
+    assert catalog.tap_catalog() == first
+    assert len(built) == 1
+    # A damaged file is built again and replaced; so is the catalog of another tap build.
+    files[0].write_text('{"streams": [')
+    catalog.tap_catalog.cache_clear()
+    assert catalog.tap_catalog() == first
+    assert len(built) == 2
+    monkeypatch.setattr(catalog, "fingerprint", lambda: "another-build")
+    catalog.tap_catalog.cache_clear()
+    assert catalog.tap_catalog() == first
+    assert len(built) == 3
+    assert len(list(fresh_cache.glob("tap-posthog-catalog-*.json"))) == 2
+    assert catalog.catalog_for("events") == _discovered(tmp_path, "events")
+
+
+def test_an_unwritable_cache_folder_only_means_no_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(catalog.CACHE_ENV, str(blocker / "cache"))
+    catalog.tap_catalog.cache_clear()
+    try:
+        assert catalog.catalog_for("events") == _discovered(tmp_path, "events")
+    finally:
+        catalog.tap_catalog.cache_clear()
+    assert blocker.read_text() == "not a folder"
 
 
 def test_target_duckdb_is_pinned_to_the_version_the_guard_patches() -> None:
