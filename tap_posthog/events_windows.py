@@ -104,7 +104,7 @@ class WindowSizer:
     growth: float = MAX_GROWTH
     #: Rows per second the next window is sized for (None until a page said something).
     rate: float | None = field(default=None)
-    #: Average rows per second of the last page with rows (bursts in its tail left out).
+    #: Average rows per second of the last page with rows (before a burst its tail ended in).
     last_average: float = 0.0
     #: Set once a query was overloaded: windows no longer widen to day ends, and grow slowly.
     narrowed: bool = False
@@ -130,9 +130,9 @@ class WindowSizer:
 
         While searching for the first event (:attr:`search_below` set), a window is the first
         :data:`SEARCH_SHARE` of what is left below that bound, ending at the start of a UTC
-        day: windows below the first event are empty and
-        read nothing, and the first that holds rows is read like any other. Once less than
-        :data:`SEARCH_RESOLUTION` is left, the rest of the range is one window.
+        day: windows below the first event are empty and read nothing, and the first that
+        holds rows is read like any other. Once less than :data:`SEARCH_RESOLUTION` is left,
+        the rest of the range is one window.
         """
         if self.search_below is not None:
             if self.search_below - lo > SEARCH_RESOLUTION:
@@ -189,6 +189,7 @@ class WindowSizer:
             before = (rows * 3 // 4) / max((tail - lo).total_seconds(), 1e-6)
             rest_of_day = _next_day(last) - last
             self.width = min(_WHOLE_RANGE, rest_of_day + _seconds(self.target_rows / before))
+            self.last_average = before
 
     def window_done(
         self,
@@ -305,9 +306,10 @@ def read_pages(
     narrows to a quarter (down to :data:`MIN_WINDOW`), then the page size (down to
     :data:`MIN_PAGE`); past both the error propagates.
 
-    ``find_first`` (a first sync without ``start_date``): the first windows bisect
-    ``[lo, open_from)`` (see :meth:`WindowSizer.window_end`) instead of one query over the
-    whole range, which would read every event once before the first page. Empty windows
+    ``find_first`` (a first sync without ``start_date``): the first windows climb through
+    ``[lo, open_from)``, each covering a third of what is left (see
+    :meth:`WindowSizer.window_end`), instead of one query over the whole range, which would
+    read every event once before the first page. Empty windows
     read nothing; the first that holds rows returns them as a page, so finding the first
     event costs no query of its own. An overloaded window narrows the search below it. At
     most 28 empty windows precede the first page (or the last window, of an empty project).
