@@ -22,13 +22,31 @@ OUTPUT_BLOCK = 1 << 16
 _encode_into = msgspec.json.Encoder().encode_into
 
 
+def write_stdout(data: bytes | bytearray) -> None:
+    """Write ``data`` to stdout in full, then flush.
+
+    ``write`` may write less than it was given: under ``PYTHONUNBUFFERED=1`` (or ``python -u``)
+    ``sys.stdout.buffer`` is the raw ``FileIO``, whose ``write`` is a single ``write(2)``, and a
+    signal that arrives while that call waits on a full pipe ends it early with the count written
+    so far. The signal handler holds the stop back (see ``signals``), so the rest is written here.
+    A ``BufferedWriter`` (stdout buffered) does this loop itself and returns the whole length.
+    """
+    out = sys.stdout.buffer
+    written = out.write(data)
+    if written < len(data):
+        with memoryview(data) as view:
+            while written < len(view):
+                written += out.write(view[written:])
+    out.flush()
+
+
 class GuardedMsgSpecWriter(MsgSpecWriter):
     """The SDK's msgspec writer; a stop signal waits until the message is written whole."""
 
     def write_message(self, message: Message) -> None:
         """Write one message (STATE, SCHEMA, RECORD) in full, even if a signal arrives."""
         with OUTPUT_GUARD.writing():
-            super().write_message(message)
+            write_stdout(self.format_message(message))
 
 
 class DirectOutputMixin:
@@ -96,9 +114,8 @@ class DirectOutputMixin:
             del pending[pending.rfind(b"\n") + 1 :]
         if pending:
             with OUTPUT_GUARD.writing():
-                sys.stdout.buffer.write(self._pending)
-                sys.stdout.buffer.flush()
-                self._pending.clear()
+                write_stdout(pending)
+                pending.clear()
 
     def _increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
