@@ -151,9 +151,13 @@ class PersonsStream(_WholeTableStream):
             display = self._display_name_properties()
             unseen: list[dict[str, Any]] = []
             for cols, rows in self.keyset_rows(PERSONS, self.page_size):
-                page = [self._person(cols, row) for row in rows]
-                known = index.get_many([p["id"] for p in page])
-                for person in page:
+                i_id = cols["id"]
+                known = index.get_many([str(row[i_id]) for row in rows])
+                for i, row in enumerate(rows):
+                    # Each row is released once its record is built: a page of 50,000
+                    # persons is never held as rows and records at once.
+                    rows[i] = None
+                    person = self._person(cols, row)
                     created = person["created_at"]
                     recent = created is None or created >= fresh_from
                     distinct_ids = None
