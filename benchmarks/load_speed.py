@@ -6,8 +6,8 @@ each round: target-duckdb-guarded alone on that output with the previous CSV loa
 settings, and ``omniload ingest`` of the same events into a fresh file. Figures are CPU seconds
 (user + system) per process, the median over the rounds: wall time on a machine shared with
 other work measures the neighbours, CPU time mostly the code. Results go to
-``benchmarks/load-speed.json`` and the "Load speed (target side)" section of
-``benchmarks/results.md`` (``python -m benchmarks.run`` keeps that section).
+``benchmarks/load-speed.json`` and the ``load-speed`` section of ``benchmarks/results.md``
+(``benchmarks.sections``: the other benchmarks keep it).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 from benchmarks import phases, report
 from benchmarks.procs import run_measured
+from benchmarks.sections import put_section
 from benchmarks.sim import SimProcess
 from omniload.ingest import TARGET_BATCH_ROWS, TARGET_MEMORY_LIMIT
 
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     result["runs"] = runs
     result["summary"] = summarise(runs)
     (HERE / "load-speed.json").write_text(json.dumps(result, indent=2) + "\n")
-    write_section(HERE / "results.md", section(result))
+    put_section(HERE / "results.md", "load-speed", section(result))
     print(section(result))
     return 0
 
@@ -175,41 +176,6 @@ def section(result: dict[str, Any]) -> str:
         f"per process: {omni_cpu}; peak RSS MB: {omni_rss}; wall {omni['wall_s']:.2f} s.",
         "",
     ])  # fmt: skip
-
-
-def write_section(path: Path, text: str) -> None:
-    """Put ``text`` in place of the file's section of the same heading, or at its end."""
-    current = path.read_text() if path.exists() else ""
-    path.write_text(keep_section(strip_section(current), text))
-
-
-def strip_section(markdown: str) -> str:
-    """``markdown`` without the load-speed section (up to the next ``## `` heading)."""
-    start = markdown.find(SECTION)
-    if start < 0:
-        return markdown
-    end = markdown.find("\n## ", start + len(SECTION))
-    rest = markdown[end + 1 :] if end >= 0 else ""
-    return (markdown[:start].rstrip("\n") + "\n\n" + rest).rstrip("\n") + "\n"
-
-
-def keep_section(markdown: str, section_text: str | None) -> str:
-    """``markdown`` with ``section_text`` appended (nothing when None)."""
-    if not section_text:
-        return markdown
-    return markdown.rstrip("\n") + "\n\n" + section_text.rstrip("\n") + "\n"
-
-
-def existing_section(path: Path) -> str | None:
-    """The load-speed section of ``path``, if it has one (``benchmarks.run`` carries it over)."""
-    if not path.exists():
-        return None
-    text = path.read_text()
-    start = text.find(SECTION)
-    if start < 0:
-        return None
-    end = text.find("\n## ", start + len(SECTION))
-    return text[start : end + 1 if end >= 0 else len(text)]
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import median_low
 from typing import Any
 
-from benchmarks import load_speed, persons, phases, report, shapes
+from benchmarks import persons, phases, report, shapes
 from benchmarks.phases import PhaseResult
 from benchmarks.sections import keep_sections
 from benchmarks.sim import SimProcess
@@ -133,9 +133,8 @@ def _run_shapes(args: argparse.Namespace, argv: list[str] | None) -> int:
     }
     SHAPES_JSON.write_text(json.dumps(result, indent=2) + "\n")
     md_path, json_path = output_paths(DEFAULT_EVENTS)
-    if json_path.exists():
-        main_result = json.loads(json_path.read_text())
-        md_path.write_text(report.markdown(main_result))
+    if json_path.exists():  # results.md again, the other benchmarks' sections kept
+        _write(json.loads(json_path.read_text()), md_path, json_path)
     print("\n".join(shapes.markdown(result)))
     return 0
 
@@ -150,11 +149,8 @@ def _baseline(events: int) -> dict[str, Any] | None:
 
 def _write(result: dict[str, Any], md_path: Path, json_path: Path) -> None:
     json_path.write_text(json.dumps(result, indent=2) + "\n")
-    kept = load_speed.existing_section(md_path)  # written by python -m benchmarks.load_speed
-    text = keep_sections(md_path, report.markdown(result))
-    if kept is not None and kept not in text:
-        text = load_speed.keep_section(text, kept)
-    md_path.write_text(text)
+    # The sections other benchmarks wrote (persons, load speed) stay.
+    md_path.write_text(keep_sections(md_path, report.markdown(result)))
     print(md_path.read_text())
 
 
