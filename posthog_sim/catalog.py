@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import edge
-from .events import EVENT_PROPERTY_KEYS, EVENT_WEIGHTS
+from .event_values import EVENT_PROPERTY_KEYS, EVENT_WEIGHTS
 from .ids import uuid4_like
 from .people import PERSON_PROPERTY_KEYS
 

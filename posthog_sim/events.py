@@ -1,6 +1,7 @@
 """The events of the main project: seeded generation, the ground-truth store and its mutations.
 
-Every column of an event is a function of its index ``i`` and the seed, except its times
+Every column of an event is a function of its index ``i`` and the seed
+(:mod:`posthog_sim.event_values`), except its times
 (``timestamp``, ``created_at``, ``inserted_at``) and its person's properties (an index into
 the snapshots below), which are kept per event in numpy arrays. So the ground truth is this
 module's own data (about 36 bytes an event), independent of ClickHouse: the ClickHouse tables
@@ -20,91 +21,18 @@ from typing import Any
 
 import numpy as np
 
+from .event_values import (
+    EVENT_CUMULATIVE,
+    EVENT_NAMES,
+    elements_chain,
+    event_properties,
+    hash64,
+    mod,
+    uuid7_parts,
+    uuid_text,
+)
 from .person_snapshots import PersonSnapshots
 from .times import from_epoch_us, render_utc_fixed
-
-# Event names with their share (percent) of generated events.
-EVENT_WEIGHTS: tuple[tuple[str, int], ...] = (
-    ("$pageview", 38),
-    ("$autocapture", 15),
-    ("$pageleave", 10),
-    ("$identify", 4),
-    ("$feature_flag_called", 6),
-    ("$exception", 4),
-    ("signed_up", 5),
-    ("purchase", 5),
-    ("checkout started", 6),
-    ("$web_vitals", 5),
-    ("événement_spécial", 2),
-)
-# Property keys that generated events carry.
-EVENT_PROPERTY_KEYS: tuple[str, ...] = (
-    "$browser",
-    "$os",
-    "$current_url",
-    "$lib",
-    "$session_id",
-    "amount",
-    "currency",
-    "plan",
-    "$feature_flag",
-    "$feature_flag_response",
-    "$exception_message",
-    "$set",
-)
-QUERY_COLUMNS: tuple[str, ...] = (
-    "uuid",
-    "event",
-    "distinct_id",
-    "properties",
-    "timestamp",
-    "created_at",
-    "elements_chain",
-    "person_id",
-    "$session_id",
-)
-_U64 = np.uint64
-_MASK62 = _U64((1 << 62) - 1)
-_BIT63 = _U64(1 << 63)
-_MASK48 = (1 << 48) - 1
-_NAMES = [name for name, _ in EVENT_WEIGHTS]
-_CUMULATIVE = np.cumsum([weight for _, weight in EVENT_WEIGHTS])
-_BROWSERS = ("Chrome", "Firefox", "Safari", "Edge", "Opera")
-_OSES = ("Mac OS X", "Windows", "Linux", "iOS", "Android")
-_PLANS = ("free", "pro", "enterprise")
-
-
-def _hash(x: np.ndarray, seed: int, salt: int) -> np.ndarray:
-    """splitmix64 of ``x`` (int64 array) mixed with seed and salt: uint64 array."""
-    with np.errstate(over="ignore"):
-        z = x.astype(np.uint64) * _U64(0x9E3779B97F4A7C15)
-        z = z + _U64((seed * 1_000_003 + salt * 7919 + 1) & ((1 << 64) - 1))
-        z ^= z >> _U64(30)
-        z *= _U64(0xBF58476D1CE4E5B9)
-        z ^= z >> _U64(27)
-        z *= _U64(0x94D049BB133111EB)
-        z ^= z >> _U64(31)
-    return z
-
-
-def _mod(h: np.ndarray, n: int) -> np.ndarray:
-    return (h % _U64(max(1, n))).astype(np.int64)
-
-
-def _uuid7_parts(ms: np.ndarray, rand_a: np.ndarray, rand_b: np.ndarray) -> tuple[Any, Any]:
-    """High and low 64 bits of UUIDv7s (version 7, RFC 4122 variant)."""
-    hi = (
-        ((ms.astype(np.int64) & _MASK48).astype(np.uint64) << _U64(16))
-        | _U64(0x7000)
-        | (rand_a.astype(np.uint64) & _U64(0xFFF))
-    )
-    lo = (rand_b & _MASK62) | _BIT63
-    return hi, lo
-
-
-def _uuid_text(hi: int, lo: int) -> str:
-    h = f"{hi:016x}{lo:016x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass
@@ -160,7 +88,7 @@ class EventStore:
 
     # ------------------------------------------------------------------ generation
     def _h(self, x: np.ndarray, salt: int) -> np.ndarray:
-        return _hash(x, self.seed, salt)
+        return hash64(x, self.seed, salt)
 
     def _append(self, ts: np.ndarray, created: np.ndarray, inserted: np.ndarray) -> np.ndarray:
         n = len(ts)
@@ -176,7 +104,7 @@ class EventStore:
 
     def _pool_index(self, i: np.ndarray) -> np.ndarray:
         """The pool person of events with index ``i`` (clusters of four share one)."""
-        return _mod(self._h(i // 4, 15), len(self._pool))
+        return mod(self._h(i // 4, 15), len(self._pool))
 
     def set_person_properties(self, person_id: str, properties: Mapping[str, Any]) -> None:
         """A person's properties changed: events ingested from now on carry the new ones."""
@@ -203,9 +131,9 @@ class EventStore:
         h1, h2 = self._h(i, 13), self._h(i, 14)
         # Clusters of four events share a base time; a third of them sit exactly on it and the
         # cluster granularity (s, ms or us) is floored, which makes many small natural ties.
-        jitter = np.where(_mod(h1, 3) == 0, 0, _mod(h2, 20_000_000))
-        raw = lo_us + (_mod(hc, span) + jitter) % span
-        gran = np.array([1_000_000, 1000, 1], np.int64)[_mod(hg, 3)]
+        jitter = np.where(mod(h1, 3) == 0, 0, mod(h2, 20_000_000))
+        raw = lo_us + (mod(hc, span) + jitter) % span
+        gran = np.array([1_000_000, 1000, 1], np.int64)[mod(hg, 3)]
         ts = raw - raw % gran
         start = 0
         for size, ts_us in ties:
@@ -213,9 +141,9 @@ class EventStore:
             if size > 0:
                 ts[start : start + size] = ts_us
                 start += size
-        late = _mod(h2, 50) == 0
+        late = mod(h2, 50) == 0
         lag = np.where(
-            late, 3_600_000_000 + _mod(h1, 259_200_000_000), 50_000 + _mod(h1, 30_000_000)
+            late, 3_600_000_000 + mod(h1, 259_200_000_000), 50_000 + mod(h1, 30_000_000)
         )
         created = np.minimum(ts + lag, max(hi_us - 1, int(ts.max(initial=lo_us))))
         created = np.maximum(created, ts)
@@ -235,7 +163,7 @@ class EventStore:
             Positions of the new events in the store.
         """
         i = np.arange(self._next_idx, self._next_idx + n, dtype=np.int64)
-        ts = lo_us + _mod(self._h(i, 13), max(1, hi_us - lo_us))
+        ts = lo_us + mod(self._h(i, 13), max(1, hi_us - lo_us))
         return self._append(ts, np.full(n, created_us), np.full(n, inserted_us))
 
     def add_in_session(
@@ -260,20 +188,20 @@ class EventStore:
         ts, created = self._ts[positions], self._created[positions]
         cl = i // 4
         hi, lo = self._uuid_parts(positions)
-        event_code = np.searchsorted(_CUMULATIVE, _mod(seed_h(i, 16), 100), side="right")
+        event_code = np.searchsorted(EVENT_CUMULATIVE, mod(seed_h(i, 16), 100), side="right")
         pidx = self._pool_index(i)
-        no_session = _mod(seed_h(cl, 19), 100) < 12
-        s_hi, s_lo = _uuid7_parts(
-            (ts // 3_600_000_000) * 3_600_000, _mod(seed_h(cl, 11), 4096), seed_h(cl, 20)
+        no_session = mod(seed_h(cl, 19), 100) < 12
+        s_hi, s_lo = uuid7_parts(
+            (ts // 3_600_000_000) * 3_600_000, mod(seed_h(cl, 11), 4096), seed_h(cl, 20)
         )
         h3, h4, h5, h6 = (
-            _mod(seed_h(x, s), 1 << 40).tolist() for x, s in ((i, 3), (cl, 4), (i, 5), (i, 6))
+            mod(seed_h(x, s), 1 << 40).tolist() for x, s in ((i, 3), (cl, 4), (i, 5), (i, 6))
         )
-        uuids = [_uuid_text(a, b) for a, b in zip(hi.tolist(), lo.tolist(), strict=True)]
-        events = [_NAMES[min(c, len(_NAMES) - 1)] for c in event_code.tolist()]
+        uuids = [uuid_text(a, b) for a, b in zip(hi.tolist(), lo.tolist(), strict=True)]
+        events = [EVENT_NAMES[min(c, len(EVENT_NAMES) - 1)] for c in event_code.tolist()]
         people = [self._pool[p] for p in pidx.tolist()]
         sessions = [
-            "" if skip else _uuid_text(a, b)
+            "" if skip else uuid_text(a, b)
             for skip, a, b in zip(no_session.tolist(), s_hi.tolist(), s_lo.tolist(), strict=True)
         ]
         if self._session_of:
@@ -282,8 +210,9 @@ class EventStore:
                     sessions[k] = self._session_of[position]
         props, chains = [], []
         for k, name in enumerate(events):
-            props.append(_properties(name, people[k][1], sessions[k], h3[k], h4[k], h5[k], h6[k]))
-            chains.append(_chain(h5[k]) if name == "$autocapture" else "")
+            person = people[k][1]
+            props.append(event_properties(name, person, sessions[k], h3[k], h4[k], h5[k], h6[k]))
+            chains.append(elements_chain(h5[k]) if name == "$autocapture" else "")
         return EventRows(
             uuid=uuids,
             event=events,
@@ -300,7 +229,7 @@ class EventStore:
 
     def _uuid_parts(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         i, ts = self._idx[positions], self._ts[positions]
-        return _uuid7_parts(ts // 1000, _mod(self._h(i, 17), 4096), self._h(i, 18))
+        return uuid7_parts(ts // 1000, mod(self._h(i, 17), 4096), self._h(i, 18))
 
     def batches(self, positions: np.ndarray, size: int = 100_000) -> Iterator[EventRows]:
         """:meth:`rows` in batches of at most ``size`` events."""
@@ -332,12 +261,12 @@ class EventStore:
         """Event uuids in ClickHouse order (timestamp, uuid)."""
         order = self.ordered()
         hi, lo = self._uuid_parts(order)
-        return [_uuid_text(a, b) for a, b in zip(hi.tolist(), lo.tolist(), strict=True)]
+        return [uuid_text(a, b) for a, b in zip(hi.tolist(), lo.tolist(), strict=True)]
 
     def uuids(self, positions: np.ndarray) -> list[str]:
         """Uuids of the events at ``positions``."""
         hi, lo = self._uuid_parts(positions)
-        return [_uuid_text(a, b) for a, b in zip(hi.tolist(), lo.tolist(), strict=True)]
+        return [uuid_text(a, b) for a, b in zip(hi.tolist(), lo.tolist(), strict=True)]
 
     def records(self, *, person_properties: bool = False) -> list[dict[str, Any]]:
         """Events as the tap should emit them (UTC datetimes, parsed properties).
@@ -355,40 +284,6 @@ class EventStore:
         if not len(self._ts):
             return None, None
         return from_epoch_us(int(self._ts.min())), from_epoch_us(int(self._ts.max()))
-
-
-def _properties(
-    event: str, distinct_id: str, session: str, h3: int, h4: int, h5: int, h6: int
-) -> str:
-    parts = [
-        f'"$browser":"{_BROWSERS[h3 % 5]}"',
-        f'"$os":"{_OSES[h4 % 5]}"',
-        f'"$current_url":"https://example.com/p/{h5 % 60}"',
-        '"$lib":"web"',
-    ]
-    if session:
-        parts.append(f'"$session_id":"{session}"')
-    if event == "purchase":
-        cents = h6 % 100_000
-        parts.append(f'"amount":{cents // 100}.{cents % 100:02d},"currency":"EUR"')
-    elif event == "signed_up":
-        parts.append(f'"plan":"{_PLANS[h6 % 3]}"')
-    elif event == "$feature_flag_called":
-        flag = "true" if h6 % 2 == 0 else "false"
-        parts.append(f'"$feature_flag":"flag-{h6 % 40}","$feature_flag_response":{flag}')
-    elif event == "$exception":
-        message = f'TypeError: "x" is undefined\n  at ünïcode.js:{h6 % 99}'
-        parts.append('"$exception_message":' + json.dumps(message, ensure_ascii=False))
-    elif event == "$identify":
-        parts.append('"$set":{"email":' + json.dumps(distinct_id + "@example.com") + "}")
-    return "{" + ",".join(parts) + "}"
-
-
-def _chain(h5: int) -> str:
-    return (
-        'button.btn.btn-primary:attr__class="btn btn-primary"'
-        f'nth-child="{h5 % 5 + 1}"nth-of-type="1"text="Sign up"'
-    )
 
 
 def _truth_records(rows: EventRows, *, person_properties: bool) -> Iterator[dict[str, Any]]:
