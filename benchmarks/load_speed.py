@@ -24,6 +24,7 @@ from benchmarks import phases, report
 from benchmarks.procs import run_measured
 from benchmarks.sections import put_section
 from benchmarks.sim import SimProcess
+from omniload.catalog import catalog_for
 from omniload.ingest import TARGET_BATCH_ROWS, TARGET_MEMORY_LIMIT
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +50,7 @@ def record_tap(sim: SimProcess, tmp: Path) -> tuple[Path, dict[str, Any]]:
     config = tmp / "tap-config.json"
     config.write_text(json.dumps({"project_id": sim.project_id, "base_url": sim.base_url}))
     catalog = tmp / "catalog.json"
-    catalog.write_text(json.dumps(phases._events_catalog(sim, config)))
+    catalog.write_text(json.dumps(catalog_for("events")))
     out = tmp / "tap-output.jsonl"
     cmd = [str(phases.BIN / "tap-posthog"), "--config", str(config), "--config", "ENV",
            "--catalog", str(catalog)]  # fmt: skip

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import subprocess
 import sys
 import tempfile
 import urllib.request
@@ -25,23 +24,10 @@ from benchmarks import report
 from benchmarks.phases import BIN, PhaseResult, _env, _measure
 from benchmarks.sections import put_section
 from benchmarks.sim import SimProcess
+from omniload.catalog import catalog_for
 
 HERE = Path(__file__).resolve().parent
 RSS_LIMIT_MB = 300
-
-
-def _catalog(sim: SimProcess, config: Path, stream: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [str(BIN / "tap-posthog"), "--config", str(config), "--config", "ENV", "--discover"],
-        env=_env(sim, "TAP_POSTHOG_PERSONAL_API_KEY"), capture_output=True, check=True,
-        timeout=120,
-    )  # fmt: skip
-    catalog: dict[str, Any] = json.loads(out.stdout)
-    for entry in catalog["streams"]:
-        for meta in entry["metadata"]:
-            if meta["breadcrumb"] == []:
-                meta["metadata"]["selected"] = entry["tap_stream_id"] == stream
-    return catalog
 
 
 def tap_persons(sim: SimProcess, tmp: Path) -> PhaseResult:
@@ -49,7 +35,7 @@ def tap_persons(sim: SimProcess, tmp: Path) -> PhaseResult:
     config = tmp / "tap-config.json"
     config.write_text(json.dumps({"project_id": sim.project_id, "base_url": sim.base_url}))
     catalog = tmp / "catalog-persons.json"
-    catalog.write_text(json.dumps(_catalog(sim, config, "persons")))
+    catalog.write_text(json.dumps(catalog_for("persons")))
     cmd = [str(BIN / "tap-posthog"), "--config", str(config), "--config", "ENV",
            "--catalog", str(catalog)]  # fmt: skip
     with (tmp / "tap.log").open("wb") as err:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import duckdb
 
 from benchmarks.procs import run_measured
 from benchmarks.sim import SimProcess
+from omniload.catalog import catalog_for
 
 BIN = Path(sys.executable).parent
 DEST_TABLE = "posthog.events"
@@ -115,7 +115,7 @@ def tap_alone(sim: SimProcess, events: int, page_size: int, tmp: Path) -> PhaseR
     )
     catalog = tmp / "catalog.json"
     if not catalog.exists():
-        catalog.write_text(json.dumps(_events_catalog(sim, config)))
+        catalog.write_text(json.dumps(catalog_for("events")))
     cmd = [str(BIN / "tap-posthog"), "--config", str(config), "--config", "ENV",
            "--catalog", str(catalog)]  # fmt: skip
     log = tmp / "tap.log"
@@ -127,20 +127,6 @@ def tap_alone(sim: SimProcess, events: int, page_size: int, tmp: Path) -> PhaseR
     counts = _RECORD_COUNT.findall(log.read_text())
     result.extra = {"records_emitted": sum(map(int, counts)) if counts else None}
     return result
-
-
-def _events_catalog(sim: SimProcess, config: Path) -> dict[str, Any]:
-    env = _env(sim, "TAP_POSTHOG_PERSONAL_API_KEY")
-    out = subprocess.run(
-        [str(BIN / "tap-posthog"), "--config", str(config), "--config", "ENV", "--discover"],
-        env=env, capture_output=True, check=True, timeout=120,
-    )  # fmt: skip
-    catalog: dict[str, Any] = json.loads(out.stdout)
-    for entry in catalog["streams"]:
-        for meta in entry["metadata"]:
-            if meta["breadcrumb"] == []:
-                meta["metadata"]["selected"] = entry["tap_stream_id"] == "events"
-    return catalog
 
 
 def omniload(sim: SimProcess, events: int | None, db: Path, name: str) -> PhaseResult:
