@@ -180,8 +180,7 @@ class WindowSizer:
             self.width = MIN_WINDOW
             return
         average, recent = rows / span, _tail_rate(rows, last, tail)
-        self.rate = max(average, recent, self.last_average)
-        self.last_average = average
+        self._measured(average, recent)
         self.width = max(MIN_WINDOW, _seconds(self.target_rows / self.rate))
         if tail is not None and tail > lo and last - tail < BURST_SPAN and recent > BURST * average:
             # The page ended in a burst: read the rest of the burst's day (ClickHouse reads
@@ -222,13 +221,16 @@ class WindowSizer:
             first, last = occupied
             span = max(last - first, span / 4)
             end = last
-        average = rows / max(span.total_seconds(), 1e-6)
-        self.rate = max(average, _tail_rate(rows, end, tail), self.last_average)
-        self.last_average = average
+        self._measured(rows / max(span.total_seconds(), 1e-6), _tail_rate(rows, end, tail))
         wanted = _seconds(self.target_rows / self.rate)
         if self.narrowed or rows < TRUSTED_ROWS:
             wanted = min(wanted, span * self.growth)
         self.width = max(MIN_WINDOW, wanted)
+
+    def _measured(self, average: float, recent: float) -> None:
+        """Size for the highest of a page's average, its last quarter's and the previous average."""
+        self.rate = max(average, recent, self.last_average)
+        self.last_average = average
 
     def narrow(self, lo: datetime, hi: datetime) -> bool:
         """After an overloaded query over ``[lo, hi)``: a quarter of it; False if minimal.
@@ -278,13 +280,7 @@ def initial_width(lo: str, window_hours: float) -> timedelta:
     return timedelta(hours=window_hours)
 
 
-def _tail(page: Page) -> datetime | None:
-    value = page.tail_timestamp() if len(page) else None
-    return parse_datetime(value) if value else None
-
-
-def _first(page: Page) -> datetime | None:
-    value = page.first_timestamp() if len(page) else None
+def _at(value: str | None) -> datetime | None:
     return parse_datetime(value) if value else None
 
 
@@ -343,12 +339,12 @@ def read_pages(
         capped = rows >= limit or (rows > 0 and rows % CAP_STEP == 0)
         if capped and after is not None:
             last = parse_datetime(after[0])
-            sizer.full_page(lo, last, rows, _tail(page), _first(page))
+            sizer.full_page(lo, last, rows, _at(page.tail_timestamp()), _at(page.first_timestamp()))
             suspected_cap = rows if rows < limit else None
             lo = max(lo, last)
         else:
-            first = _first(page)
+            first = _at(page.first_timestamp())
             occupied = (first, parse_datetime(after[0])) if first and after else None
-            sizer.window_done(lo, hi, rows, _tail(page), occupied)
+            sizer.window_done(lo, hi, rows, _at(page.tail_timestamp()), occupied)
             suspected_cap = None
             lo = hi
