@@ -279,13 +279,12 @@ def _locked_run(
         ticker = Ticker(reporter, lambda: relay.records)
         ticker.start()
 
-    tap_config = _tap_config(plan)
     try:
         result = run_pair(
             PairSpec(
                 api_key=plan.source.api_key,
                 stream=plan.table.stream,
-                tap_config=tap_config,
+                tap_config=_tap_config(plan),
                 target_config=_target_config(plan, db_path, stage, tmp),
                 catalog=catalog_for(plan.table.stream),
                 state=saved if plan.use_saved_state else None,
