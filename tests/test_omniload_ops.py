@@ -210,11 +210,7 @@ def test_lock_timeout_from_environment(tmp_path: Path) -> None:
 
 def test_table_map_matches_the_taps_catalog(tmp_path: Path) -> None:
     """Every stream of ``tap-posthog --discover`` is a table with its key and replication key."""
-    config = tmp_path / "c.json"
-    config.write_text(json.dumps({"personal_api_key": "x", "project_id": "1"}))
-    proc = subprocess.run([TAP, "--config", str(config), "--discover"], capture_output=True,
-                          text=True, check=True, timeout=120)  # fmt: skip
-    catalog = json.loads(proc.stdout)
+    catalog = _discover(tmp_path)
     seen = {}
     for entry in catalog["streams"]:
         top = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
@@ -240,12 +236,18 @@ def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     catalog.tap_catalog.cache_clear()
 
 
-def _discovered(tmp_path: Path, stream: str) -> dict:
+def _discover(tmp_path: Path) -> dict:
+    """What ``tap-posthog --discover`` prints."""
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"personal_api_key": "x", "project_id": "1"}))
     proc = subprocess.run([TAP, "--config", str(config), "--discover"], capture_output=True,
                           text=True, check=True, timeout=120)  # fmt: skip
-    discovered = json.loads(proc.stdout)
+    return json.loads(proc.stdout)
+
+
+def _discovered(tmp_path: Path, stream: str) -> dict:
+    """``--discover``'s catalog with only ``stream`` selected."""
+    discovered = _discover(tmp_path)
     for entry in discovered["streams"]:
         top = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
         top["metadata"]["selected"] = entry["tap_stream_id"] == stream
