@@ -159,6 +159,8 @@ def test_without_start_date_the_first_event_is_found_by_empty_windows_that_read_
     first = min(parse_datetime(r["timestamp"]) for r in sim.truth.records("events"))
     assert parse_datetime(queries[first_page]["values"]["lo"]) <= first
     _assert_exact(run.ids("events"), sim.truth.ids("events"))
+    truth = {r["id"]: {**r, "project_id": sim.project_id} for r in sim.truth.records("events")}
+    assert {r["id"]: r for r in run.records["events"]} == truth
 
 
 def test_events_at_or_before_1970_and_in_the_future_land(sim_factory):
